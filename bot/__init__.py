@@ -1,0 +1,1 @@
+"""PolicyBot's dialogue core, channels, settings and the ``policybot`` command."""

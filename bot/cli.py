@@ -1,0 +1,92 @@
+"""The ``policybot`` command: one entry point, subcommands imported only when used.
+
+Usage: ``policybot ask "东莞5G项目能拿多少补贴？"``; ``policybot --help`` lists the rest.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import sys
+from collections.abc import Callable, Sequence
+
+# subcommand -> "module:function"; each function takes the parsed arguments, returns an exit code
+_HANDLERS: dict[str, str] = {
+    "ask": "bot.cli_answer:cmd_ask",
+    "search": "bot.cli_answer:cmd_search",
+    "chat": "bot.channels.console:cmd_chat",
+    "reload": "bot.cli_corpus:cmd_reload",
+    "docs": "bot.cli_corpus:cmd_docs",
+    "eval": "bot.evaluation:cmd_eval",
+    "serve": "bot.channels.serve:cmd_serve",
+    "bench": "retrieval.bench:cmd_bench",
+}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="policybot", description="惠企政策助手 PolicyBot")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log progress to stderr")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    ask = sub.add_parser("ask", help="answer a question (plain text, --json or --jsonl)")
+    mode = ask.add_mutually_exclusive_group()
+    mode.add_argument("--json", action="store_true", help="print one JSON answer object")
+    mode.add_argument("--jsonl", action="store_true", help="read JSON lines from stdin")
+    ask.add_argument("question", nargs="?", help="the question, in plain Chinese")
+
+    search = sub.add_parser("search", help="pure ranked retrieval over JSON lines on stdin")
+    search.add_argument("--jsonl", action="store_true", required=True)
+    search.add_argument("-k", type=int, default=10, help="hits per query when a line has no k")
+
+    sub.add_parser("chat", help="a conversation in the terminal")
+
+    reload = sub.add_parser("reload", help="re-read the corpus folder and swap it in atomically")
+    reload.add_argument("--corpus", help="folder of policy documents (default: CORPUS_DIR)")
+
+    docs = sub.add_parser("docs", help="list the documents of the live corpus")
+    docs.add_argument("--json", action="store_true")
+
+    evaluate = sub.add_parser("eval", help="score labelled questions")
+    evaluate.add_argument("file", help="labelled questions, JSON lines")
+    evaluate.add_argument("--json", action="store_true")
+
+    serve = sub.add_parser("serve", help="run the chat channels")
+    serve.add_argument("channels", nargs="*", choices=["telegram", "wecom"], metavar="CHANNEL")
+
+    bench = sub.add_parser("bench", help="retrieval benchmark on a synthetic corpus")
+    bench.add_argument("--passages", type=int, default=100_000)
+    bench.add_argument("--queries", type=int, default=200)
+    bench.add_argument("--json", action="store_true")
+    return parser
+
+
+def _resolve(command: str) -> Callable[[argparse.Namespace], int]:
+    module_name, function_name = _HANDLERS[command].split(":")
+    return getattr(importlib.import_module(module_name), function_name)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(
+        level=logging.INFO if args.verbose else logging.WARNING,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    import jieba
+
+    jieba.setLogLevel(logging.WARNING)
+    try:
+        return _resolve(args.command)(args)
+    except KeyboardInterrupt:
+        return 130
+    except BrokenPipeError:
+        return 0
+    except Exception as error:  # the last line of defence: a message, never a traceback
+        logging.getLogger("policybot").debug("command failed", exc_info=True)
+        print(f"policybot {args.command}: {type(error).__name__}: {error}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,67 @@
+"""All of PolicyBot's settings in one pydantic-settings class (environment or ``.env``)."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Annotated
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+
+def _split_ids(value: object) -> object:
+    """Accept ``"1, 2,3"`` as well as a list; blank means nobody."""
+    if value is None:
+        return set()
+    if isinstance(value, str | int):
+        return {part.strip() for part in str(value).split(",") if part.strip()}
+    return value
+
+
+class Settings(BaseSettings):
+    """Settings of the contract (shared/docs/contract.md) plus a few operational knobs."""
+
+    model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore")
+
+    database_url: str = "sqlite:///data/policybot.db"
+    corpus_dir: Path = Path("seeds")
+
+    telegram_bot_token: SecretStr | None = None
+    telegram_base_url: str = "https://api.telegram.org/bot"
+    telegram_webhook_url: str | None = None
+    telegram_webhook_secret: SecretStr | None = None
+    admin_ids: Annotated[set[str], NoDecode] = Field(default_factory=set)
+
+    wecom_corp_id: str | None = None
+    wecom_token: SecretStr | None = None
+    wecom_aes_key: SecretStr | None = None
+    wecom_agent_id: str | None = None
+    wecom_secret: SecretStr | None = None
+    wecom_api_base: str = "https://qyapi.weixin.qq.com"
+    wecom_admin_ids: Annotated[set[str], NoDecode] = Field(default_factory=set)
+
+    host: str = "127.0.0.1"
+    port: int = 8080
+
+    context_ttl_minutes: int = Field(default=30, ge=1)
+    answers_per_reply: int = Field(default=3, ge=1, le=10)
+    corpus_check_seconds: float = Field(default=2.0, ge=0)
+
+    _split_admin_ids = field_validator("admin_ids", "wecom_admin_ids", mode="before")(_split_ids)
+
+    @property
+    def telegram_enabled(self) -> bool:
+        return self.telegram_bot_token is not None and bool(
+            self.telegram_bot_token.get_secret_value().strip()
+        )
+
+    @property
+    def wecom_enabled(self) -> bool:
+        return bool(self.wecom_corp_id and self.wecom_token and self.wecom_aes_key)
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process-wide settings, read once."""
+    return Settings()

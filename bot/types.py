@@ -1,0 +1,111 @@
+"""The one type in (``Incoming``) and the one type out (``Reply``) of the dialogue core.
+
+Channels translate platform messages into ``Incoming`` and render ``Reply``; they decide
+nothing. Nothing here imports a platform library.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+Channel = Literal["cli", "console", "telegram", "wecom", "test"]
+
+
+@dataclass(frozen=True, slots=True)
+class Incoming:
+    """A message from a person, whatever the platform. Button presses arrive as their command."""
+
+    channel: str
+    user_id: str
+    session_id: str
+    text: str
+    is_admin: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Button:
+    """A one-tap action; pressing it sends ``command`` back as an ``Incoming`` text."""
+
+    label: str
+    command: str
+
+
+@dataclass(frozen=True, slots=True)
+class Answer:
+    """One cited clause: a verbatim excerpt and where it comes from (contract's answer object)."""
+
+    doc_number: str | None
+    title: str
+    authority: str
+    date: str | None
+    city: str | None
+    section: str
+    excerpt: str
+    passage: str
+    passage_id: str
+    score: float
+    citation: str
+    emphasis: tuple[tuple[int, int], ...] = ()
+
+    def segments(self) -> list[tuple[str, bool]]:
+        """The excerpt cut into (text, emphasised) runs, for channels that can emphasise."""
+        runs: list[tuple[str, bool]] = []
+        cursor = 0
+        for start, end in sorted(self.emphasis):
+            if start < cursor or end <= start:
+                continue
+            if start > cursor:
+                runs.append((self.excerpt[cursor:start], False))
+            runs.append((self.excerpt[start:end], True))
+            cursor = end
+        if cursor < len(self.excerpt):
+            runs.append((self.excerpt[cursor:], False))
+        return runs
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "doc_number": self.doc_number,
+            "title": self.title,
+            "authority": self.authority,
+            "date": self.date,
+            "city": self.city,
+            "section": self.section,
+            "excerpt": self.excerpt,
+            "passage": self.passage,
+            "passage_id": self.passage_id,
+            "score": round(self.score, 4),
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class IntentScore:
+    label: str
+    score: float
+
+
+@dataclass(slots=True)
+class Reply:
+    """What the core says back: text blocks, cited answers, buttons, and facts for logs/JSON.
+
+    ``text`` comes before the answers, ``footer`` after them; both are plain text lines that
+    channels escape and render. ``question_id`` identifies the logged question (feedback).
+    """
+
+    text: list[str] = field(default_factory=list)
+    answers: list[Answer] = field(default_factory=list)
+    footer: list[str] = field(default_factory=list)
+    buttons: list[Button] = field(default_factory=list)
+    intents: list[IntentScore] = field(default_factory=list)
+    city: str | None = None
+    abstained: bool = False
+    question_id: int | None = None
+    kind: str = "answer"  # answer | abstain | help | command | error | ask_back | refusal
+
+    def plain_text(self) -> str:
+        """The reply as plain text: how the CLI and the JSON ``reply`` field show it."""
+        parts: list[str] = list(self.text)
+        for number, answer in enumerate(self.answers, 1):
+            parts.append(f"{number}. 「{answer.excerpt}」\n   —— {answer.citation}")
+        parts.extend(self.footer)
+        return "\n\n".join(part for part in parts if part)

@@ -1,0 +1,1 @@
+"""Intent labels and the lexicon-driven classifier."""

@@ -1,0 +1,1 @@
+"""Reading policy documents, tokenising them, and ranking their clauses with BM25."""

@@ -1,0 +1,96 @@
+"""Shared fixtures: databases (SQLite and PostgreSQL), and a guard that keeps tests offline."""
+
+from __future__ import annotations
+
+import os
+import socket
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import text
+from sqlalchemy.engine import Engine, make_url
+
+from bot.db import make_engine
+
+ROOT = Path(__file__).resolve().parent.parent
+SEEDS = ROOT / "seeds"
+SHARED = ROOT.parent / "shared"
+POSTGRES_ADMIN_URL = os.environ.get(
+    "POLICYBOT_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+)
+
+_real_connect = socket.socket.connect
+
+
+def _loopback_only(self: socket.socket, address: object) -> object:
+    """Refuse any connection that is not to this machine: tests never touch the network."""
+    if isinstance(address, tuple):
+        host = str(address[0])
+        if not (host.startswith("127.") or host in {"::1", "localhost"}):
+            raise RuntimeError(f"test tried to reach the network: {address!r}")
+    return _real_connect(self, address)
+
+
+socket.socket.connect = _loopback_only  # type: ignore[method-assign]
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str]:
+    """A fresh PostgreSQL database for this test run, dropped at the end; fails if PG is down."""
+    from sqlalchemy import create_engine
+
+    admin = create_engine(POSTGRES_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    name = f"policybot_test_{uuid.uuid4().hex[:12]}"
+    try:
+        with admin.connect() as connection:
+            connection.execute(text(f'CREATE DATABASE "{name}"'))
+    except Exception as error:  # fail loudly: PostgreSQL is part of what is tested
+        pytest.fail(f"PostgreSQL is not reachable at {POSTGRES_ADMIN_URL}: {error}")
+    url = make_url(POSTGRES_ADMIN_URL).set(database=name).render_as_string(hide_password=False)
+    yield url
+    with admin.connect() as connection:
+        connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """Each storage test runs on both backends, each time on an empty schema."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'policybot.db'}"
+        return
+    url = request.getfixturevalue("postgres_url")
+    engine = make_engine(url)
+    _drop_all(engine)
+    engine.dispose()
+    yield url
+    engine = make_engine(url)
+    _drop_all(engine)
+    engine.dispose()
+
+
+def _drop_all(engine: Engine) -> None:
+    from sqlmodel import SQLModel
+
+    from bot.db import create_tables
+
+    create_tables(engine)  # imports every model so that drop_all knows them all
+    SQLModel.metadata.drop_all(engine)
+
+
+@pytest.fixture
+def db_engine(database_url: str) -> Iterator[Engine]:
+    """An engine with every table created, on SQLite and on PostgreSQL."""
+    from bot.db import create_tables
+
+    engine = make_engine(database_url)
+    create_tables(engine)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture
+def seeds_dir() -> Path:
+    return SEEDS
