@@ -1,0 +1,100 @@
+"""Tokenising policy text with jieba, a domain dictionary, and numbers kept with their units.
+
+The tokenizer is built once (loading jieba's dictionary takes most of a second) and shared by
+the index and the questions, so both sides are cut the same way.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import tomllib
+from functools import lru_cache
+from pathlib import Path
+
+import jieba
+
+from retrieval.normalize import normalize_text
+
+DATA_DIR = Path(__file__).resolve().parent / "data"
+
+_ASCII_WORD = re.compile(r"[a-z]+|\d+(?:\.\d+)?")
+
+
+def _read_lines(path: Path) -> list[str]:
+    return [
+        line.strip()
+        for line in path.read_text(encoding="utf-8").splitlines()
+        if line.strip() and not line.lstrip().startswith("#")
+    ]
+
+
+class PolicyTokenizer:
+    """jieba in search mode plus a domain dictionary; numbers with units become one token.
+
+    ``500 万`` and ``500万元`` both give ``500万``; ``25%``, ``5g`` and ``a档`` stay whole. Stop
+    words are those of ``stopwords.txt``; negations and limits (不, 以上, 除外) are kept.
+    """
+
+    def __init__(self, data_dir: Path = DATA_DIR) -> None:
+        jieba.setLogLevel(logging.WARNING)
+        self._jieba = jieba.Tokenizer()
+        self._jieba.initialize()
+        self.domain_words = {line.split()[0] for line in _read_lines(data_dir / "dictionary.txt")}
+        self._jieba.load_userdict(str(data_dir / "dictionary.txt"))
+        self.stopwords = frozenset(_read_lines(data_dir / "stopwords.txt"))
+        token_rules = tomllib.loads((data_dir / "tokens.toml").read_text(encoding="utf-8"))
+        units: dict[str, str] = token_rules["units"]
+        self._unit_of = units
+        unit_pattern = "|".join(re.escape(u) for u in sorted(units, key=len, reverse=True))
+        grade_pattern = "|".join(re.escape(s) for s in token_rules["grades"]["suffixes"])
+        # one pattern for the pieces jieba would break apart: amounts, ratios, 5g, a档
+        self._special = re.compile(
+            rf"(?P<amount>\d+(?:\.\d+)?)(?P<unit>{unit_pattern})"
+            rf"|(?P<ratio>\d+(?:\.\d+)?:\d+(?:\.\d+)?)"
+            rf"|(?P<grade>[a-z0-9](?:{grade_pattern}))"
+            rf"|(?P<code>\d+[a-z]+\b|[a-z]+\d+[a-z0-9]*)"
+        )
+
+    def add_words(self, words: list[str]) -> None:
+        """Teach jieba words found in the corpus (place names, titles) so they stay whole."""
+        for word in words:
+            if word and word not in self.domain_words:
+                self._jieba.add_word(word, freq=2000)
+                self.domain_words.add(word)
+
+    def tokens(self, text: str, *, normalized: bool = False) -> list[str]:
+        """The index terms of ``text`` (normalised first unless ``normalized``)."""
+        if not normalized:
+            text = normalize_text(text)
+        terms: list[str] = []
+        cursor = 0
+        for match in self._special.finditer(text):
+            terms.extend(self._words(text[cursor : match.start()]))
+            if match.group("amount"):
+                unit = self._unit_of[match.group("unit")]
+                terms.append(match.group("amount") + unit)
+            else:
+                terms.append(match.group(0))
+            cursor = match.end()
+        terms.extend(self._words(text[cursor:]))
+        return terms
+
+    def _words(self, text: str) -> list[str]:
+        if not text:
+            return []
+        return [
+            word
+            for word in self._jieba.cut_for_search(text)
+            if word.strip() and word not in self.stopwords and not _is_punctuation(word)
+        ]
+
+
+def _is_punctuation(word: str) -> bool:
+    return all(not ch.isalnum() for ch in word)
+
+
+@lru_cache(maxsize=1)
+def get_tokenizer() -> PolicyTokenizer:
+    """The process-wide tokenizer, built once before serving."""
+    return PolicyTokenizer()

@@ -1,0 +1,46 @@
+"""The sparse BM25 index: exact top-k on inline sentences (parity lives in test_parity.py)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from retrieval.index import SparseBM25, top_k
+
+SENTENCES = [
+    ["5g", "基站", "建设", "补贴"],
+    ["贷款", "贴息", "比例", "40%"],
+    ["人才", "补贴", "a档", "200万"],
+    ["融资租赁", "贴息", "5%"],
+    ["工业互联网", "平台", "奖励"],
+]
+
+
+def test_top_k_is_exact_on_inline_sentences() -> None:
+    index = SparseBM25(SENTENCES)
+    assert top_k(index.scores(["贴息"]), 2) == [3, 1]  # the shorter clause first
+    assert top_k(index.scores(["5g", "基站"]), 3) == [0]
+    assert top_k(index.scores(["补贴", "人才"]), 2) == [2, 0]
+    assert top_k(index.scores(["没有的词"]), 3) == []
+
+
+def test_weighted_query_scales_each_term() -> None:
+    index = SparseBM25(SENTENCES)
+    single = index.scores(["贴息"])
+    assert np.allclose(index.scores({"贴息": 0.5}), single * 0.5)
+
+
+def test_top_k_respects_mask_and_ties_break_by_position() -> None:
+    index = SparseBM25([["a", "b"], ["a", "b"], ["a", "c"], ["d"], ["e"], ["f"], ["g"]])
+    scores = index.scores(["a"])
+    assert top_k(scores, 3) == [0, 1, 2]
+    mask = np.array([False, True, True] + [False] * 4)
+    assert top_k(scores, 3, mask=mask) == [1, 2]
+
+
+def test_postings_and_empty_corpus() -> None:
+    index = SparseBM25(SENTENCES)
+    assert sorted(index.postings("贴息").tolist()) == [1, 3]
+    assert index.postings("无").size == 0
+    with pytest.raises(ValueError):
+        SparseBM25([])
