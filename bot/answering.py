@@ -1,24 +1,54 @@
 """From a question to cited, verbatim answers: understand, retrieve, compose.
 
-The dialogue core calls this; it knows nothing of chats or sessions. Interface first: the
-implementation lands with the retrieval work (issue 3).
+The dialogue core calls this; it knows nothing of chats or sessions. It serves the live corpus
+and picks up a corpus reloaded by any process (by checking the corpus version) without restart:
+the old index keeps answering until the new one is built, then one reference swap.
 """
 
 from __future__ import annotations
 
+import logging
+import re
+import threading
+import time
+import tomllib
 from collections.abc import Collection
 from dataclasses import dataclass, field
+from pathlib import Path
 
+from sqlalchemy.engine import Engine
+
+from bot.compose import ExcerptCutter, citation
+from bot.settings import Settings
 from bot.types import Answer, IntentScore
+from intents import OTHER, get_classifier
+from intents.classifier import LEXICON_PATH
+from retrieval.normalize import normalize_text
+from retrieval.places import Place, load_gazetteer
+from retrieval.search import ClauseIndex, Hit, QueryBuilder, get_synonyms
+from retrieval.store import (
+    ReloadReport,
+    StoredDocument,
+    ensure_corpus,
+    live_version,
+    load_live_corpus,
+    reload_corpus,
+)
+from retrieval.tokenize import get_tokenizer
 
+__all__ = ["AnswerService", "Answered", "Place", "Understanding"]
 
-@dataclass(frozen=True, slots=True)
-class Place:
-    """A place named in text: a city, or a district/town of a city."""
+log = logging.getLogger(__name__)
+SMALLTALK_PATH = LEXICON_PATH.parent / "smalltalk.toml"
+_PUNCTUATION = re.compile(r"[\W_]+", re.UNICODE)
 
-    name: str
-    kind: str  # "city" | "district" | "town"
-    city: str
+# Relevance, tuned on the dev questions as a whole (not row by row): the top clause must carry
+# this share of the question's information, or the honest answer is "not found".
+MIN_COVERAGE = 0.47
+# Further answers must also be about the question, not just share a word with it.
+MIN_COVERAGE_MORE = 0.4
+MIN_SCORE_RATIO_MORE = 0.25
+SEARCH_DEPTH = 60  # clauses ranked per question; paging goes this deep
 
 
 @dataclass(slots=True)
@@ -32,7 +62,7 @@ class Understanding:
     city: str | None  # the city searched (from the places), None = all
     district: str | None
     unknown_place: str | None  # a named place with no documents (e.g. 北京): answer honestly
-    content_terms: list[str]  # informative tokens, place names and stop words removed
+    content_terms: list[str]  # informative words, place names and stop words removed
     is_greeting: bool = False  # 你好 / 在吗 / 谢谢 / 你能做什么: help, not a search
 
 
@@ -47,11 +77,131 @@ class Answered:
     remaining: int = 0  # further relevant answers after this page (for 更多 / /more)
 
 
-class AnswerService:  # pragma: no cover - replaced by the implementation in issue 3
+class AnswerService:
     """Answers questions over the live corpus; picks up a reloaded corpus without restart."""
 
+    def __init__(self, engine: Engine, settings: Settings) -> None:
+        self.engine = engine
+        self.settings = settings
+        self.tokenizer = get_tokenizer()
+        self.classifier = get_classifier()
+        self.gazetteer = load_gazetteer()
+        self.queries = QueryBuilder(self.tokenizer, get_synonyms())
+        self.cutter = ExcerptCutter(self.tokenizer)
+        smalltalk = tomllib.loads(SMALLTALK_PATH.read_text(encoding="utf-8"))
+        self._smalltalk = [_PUNCTUATION.sub("", normalize_text(p)) for p in smalltalk["phrases"]]
+        self._smalltalk_slack = int(smalltalk.get("slack", 2))
+        corpus = ensure_corpus(engine=engine, corpus_dir=settings.corpus_dir)
+        self._index = self._build(corpus)
+        self._swap_lock = threading.Lock()
+        self._checked_at = time.monotonic()
+        self._rebuilding = False
+
+    # -- the corpus -------------------------------------------------------------------------
+
+    def _build(self, corpus) -> ClauseIndex:  # type: ignore[no-untyped-def]
+        return ClauseIndex(corpus, tokenizer=self.tokenizer, classifier=self.classifier)
+
+    @property
+    def index(self) -> ClauseIndex:
+        """The live index; every few seconds, a cheap check whether another process reloaded."""
+        now = time.monotonic()
+        if now - self._checked_at >= self.settings.corpus_check_seconds and not self._rebuilding:
+            self._checked_at = now
+            try:
+                version = live_version(self.engine)
+            except Exception:  # the database is briefly unreachable: keep serving what we have
+                log.warning("could not check the corpus version", exc_info=True)
+                version = self._index.version
+            if version is not None and version != self._index.version:
+                self._rebuilding = True
+                threading.Thread(target=self._refresh, name="corpus-refresh", daemon=True).start()
+        return self._index
+
+    def _refresh(self) -> None:
+        """Build the new corpus's index beside the old one, then swap (old serves meanwhile)."""
+        try:
+            corpus = load_live_corpus(self.engine)
+            if corpus is not None and corpus.version != self._index.version:
+                index = self._build(corpus)
+                with self._swap_lock:
+                    self._index = index
+                log.info("corpus version %s is live", corpus.version)
+        except Exception:
+            log.exception("could not load the new corpus; the old one keeps serving")
+        finally:
+            self._rebuilding = False
+
+    def refresh_now(self) -> None:
+        """Pick up the live corpus at once (after this process reloaded it)."""
+        self._rebuilding = True
+        self._refresh()
+        self._checked_at = time.monotonic()
+
+    def reload(self, corpus_dir: Path | None = None) -> ReloadReport:
+        """Re-read the corpus folder, swap it in atomically, and serve it from now on."""
+        report = reload_corpus(engine=self.engine, corpus_dir=corpus_dir or self.settings.corpus_dir)
+        self.refresh_now()
+        return report
+
+    def documents(self) -> list[StoredDocument]:
+        return sorted(self.index.documents.values(), key=lambda d: d.source)
+
+    # -- understanding ----------------------------------------------------------------------
+
     def understand(self, text: str) -> Understanding:
-        raise NotImplementedError
+        index = self.index
+        normalized = normalize_text(text)
+        classification = self.classifier.classify(normalized, normalized=True)
+        places = self._places(normalized, index)
+        applicable = [(p.city, p.name if p.kind != "city" else None) for p in places]
+        unknown = None
+        for place, key in zip(places, applicable, strict=True):
+            mask = index.place_mask([key])
+            if mask is None or not mask.any():
+                unknown = place.name
+                break
+        query = self.queries.build(normalized, ignore=self._place_words(places))
+        first = places[0] if places else None
+        return Understanding(
+            text=normalized,
+            intents=[IntentScore(label, score) for label, score in classification.scores],
+            cues=classification.cues,
+            places=places,
+            city=first.city if first else None,
+            district=first.name if first and first.kind != "city" else None,
+            unknown_place=unknown,
+            content_terms=query.content_terms,
+            is_greeting=self._is_smalltalk(normalized),
+        )
+
+    def _places(self, normalized: str, index: ClauseIndex) -> list[Place]:
+        places = list(self.gazetteer.find(normalized))
+        named = {p.name for p in places}
+        for document in index.documents.values():  # the corpus's own places, if not in the file
+            for name, kind in ((document.city, "city"), (document.district, "district")):
+                if name and name not in named and name in normalized and document.city:
+                    places.append(Place(name=name, kind=kind, city=document.city))
+                    named.add(name)
+        return places
+
+    def _place_words(self, places: list[Place]) -> list[str]:
+        words = []
+        for place in places:
+            words.append(place.name)
+            words.extend(place.name + suffix for suffix in ("市", "区", "镇", "县"))
+        return words
+
+    def _is_smalltalk(self, normalized: str) -> bool:
+        bare = _PUNCTUATION.sub("", normalized)
+        if not bare:
+            return False
+        return any(
+            bare.startswith(phrase) and len(bare) - len(phrase) <= self._smalltalk_slack
+            for phrase in self._smalltalk
+        )
+
+    # -- answering --------------------------------------------------------------------------
 
     def answer(
         self,
@@ -61,22 +211,112 @@ class AnswerService:  # pragma: no cover - replaced by the implementation in iss
         district: str | None = None,
         intents: Collection[str] | None = None,
         exclude_ids: Collection[str] = (),
-        k: int = 3,
+        k: int | None = None,
     ) -> Answered:
         """Answer ``question``; ``city``/``intents`` override what the question says (follow-ups).
 
         ``exclude_ids`` are passage ids already shown in this conversation (paging).
         """
-        raise NotImplementedError
+        k = k or self.settings.answers_per_reply
+        index = self.index
+        understanding = self.understand(question)
+        if city is not None:
+            understanding.city, understanding.district = city, district
+            understanding.unknown_place = None
+            mask_places = [(city, district)]
+            mask = index.place_mask(mask_places)
+            if mask is None or not mask.any():
+                understanding.unknown_place = district or city
+        else:
+            mask_places = [
+                (p.city, p.name if p.kind != "city" else None) for p in understanding.places
+            ]
+        intent_scores = {i.label: i.score for i in understanding.intents if i.label != OTHER}
+        if intents is not None:
+            intent_scores = {label: 1.0 for label in intents if label != OTHER}
+        if understanding.unknown_place:
+            return Answered(understanding, abstained=True, reason="unknown_place")
+        query = self.queries.build(
+            understanding.text,
+            ignore=self._place_words(understanding.places),
+            intents=intent_scores,
+        )
+        if not query.content_terms:
+            return Answered(understanding, abstained=True, reason="empty")
+        hits = index.search(
+            query, k=SEARCH_DEPTH, mask=index.place_mask(mask_places), exclude_ids=exclude_ids
+        )
+        relevant = self._relevant(hits, paging=bool(exclude_ids))
+        if not relevant:
+            return Answered(understanding, abstained=True, reason="no_match")
+        page = relevant[:k]
+        answers = [self._compose(hit, query, understanding.text) for hit in page]
+        return Answered(understanding, answers=answers, remaining=len(relevant) - len(page))
+
+    def _relevant(self, hits: list[Hit], *, paging: bool) -> list[Hit]:
+        """The hits worth showing: the best must answer; the rest must be about the question."""
+        if not hits:
+            return []
+        best = max(hits, key=lambda h: h.coverage)
+        if not paging and (hits[0].coverage < MIN_COVERAGE and best.coverage < MIN_COVERAGE):
+            return []
+        top = hits[0].score
+        return [
+            hit
+            for hit in hits
+            if hit.coverage >= MIN_COVERAGE_MORE and hit.score >= MIN_SCORE_RATIO_MORE * top
+        ]
+
+    def _compose(self, hit: Hit, query, question: str) -> Answer:  # type: ignore[no-untyped-def]
+        excerpt = self.cutter.cut(hit.clause.text, query, question=question)
+        return self._answer(hit.document, hit.clause, excerpt.text, excerpt.emphasis, hit.score)
+
+    def _answer(self, document, clause, excerpt, emphasis, score) -> Answer:  # type: ignore[no-untyped-def]
+        return Answer(
+            doc_number=document.doc_number,
+            title=document.title,
+            authority=document.authority or "",
+            date=document.date,
+            city=document.city,
+            section=clause.section,
+            excerpt=excerpt,
+            passage=clause.text,
+            passage_id=clause.id,
+            score=score,
+            citation=citation(document, clause.section),
+            emphasis=emphasis,
+        )
 
     def search(self, query: str, *, k: int = 10) -> list[Answer]:
-        """Pure ranked retrieval: no intent gating, no abstention."""
-        raise NotImplementedError
+        """Pure ranked retrieval: no intent gating, no place filter, no abstention."""
+        index = self.index
+        built = self.queries.build(query)
+        if not built.terms:
+            return []
+        hits = index.search(built, k=k)
+        return [self._compose(hit, built, normalize_text(query)) for hit in hits]
 
     def clause(self, passage_id: str) -> Answer | None:
         """The whole clause (excerpt = passage) with its citation, for 原文 buttons."""
-        raise NotImplementedError
+        index = self.index
+        position = index.position_of.get(passage_id)
+        if position is None:
+            return None
+        clause = index.clauses[position]
+        document = index.documents[clause.doc_key]
+        return self._answer(document, clause, clause.text, (), 0.0)
 
     def coverage(self) -> dict[str, dict[str, int]]:
-        """Per city (and district): clause counts per topic label, for /topics and abstentions."""
-        raise NotImplementedError
+        """Per place (city, or city·district): clause counts per topic label."""
+        index = self.index
+        result: dict[str, dict[str, int]] = {}
+        for row, clause in enumerate(index.clauses):
+            document = index.documents[clause.doc_key]
+            place = document.city or "其他"
+            if document.district:
+                place = f"{place}·{document.district}"
+            counts = result.setdefault(place, {label: 0 for label in index.labels})
+            for column, label in enumerate(index.labels):
+                if index.intent_profile[row, column] >= 0.5:
+                    counts[label] += 1
+        return result

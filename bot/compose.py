@@ -1,0 +1,191 @@
+"""Cutting verbatim excerpts out of clauses and writing their citations.
+
+An excerpt is always a contiguous piece of the clause text (itself verbatim from the source), so
+a quote is verbatim or it is not shown; cuts are marked with …….
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+from retrieval.search import Query
+from retrieval.store import StoredDocument
+from retrieval.tokenize import PolicyTokenizer
+
+SETTINGS_PATH = Path(__file__).resolve().parent / "data" / "compose.toml"
+_SENTENCE = re.compile(r"[^。！？；!?;]+(?:[。！？；!?;]+[”’」』）)]*)?")
+_PHRASE = re.compile(r"[^，,、：:]+(?:[，,、：:])?")
+
+
+@dataclass(frozen=True, slots=True)
+class ComposeRules:
+    excerpt_max_chars: int
+    excerpt_min_chars: int
+    cut_marker: str
+    quantity_cues: tuple[str, ...]
+    amount: re.Pattern[str]
+
+
+@lru_cache(maxsize=1)
+def compose_rules(path: Path = SETTINGS_PATH) -> ComposeRules:
+    raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    return ComposeRules(
+        excerpt_max_chars=int(raw["excerpt_max_chars"]),
+        excerpt_min_chars=int(raw["excerpt_min_chars"]),
+        cut_marker=raw["cut_marker"],
+        quantity_cues=tuple(raw["quantity_cues"]),
+        amount=re.compile(raw["amount_pattern"]),
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class Excerpt:
+    text: str  # with cut markers
+    emphasis: tuple[tuple[int, int], ...]
+
+
+class ExcerptCutter:
+    """Chooses the sentences of a clause that answer a question, within a length budget."""
+
+    def __init__(self, tokenizer: PolicyTokenizer, rules: ComposeRules | None = None) -> None:
+        self.tokenizer = tokenizer
+        self.rules = rules or compose_rules()
+
+    def asks_quantity(self, question: str) -> bool:
+        return any(cue in question for cue in self.rules.quantity_cues)
+
+    def cut(self, clause_text: str, query: Query, *, question: str) -> Excerpt:
+        wants_amount = self.asks_quantity(question)
+        spans = _spans(_SENTENCE, clause_text)
+        scores = [self._score(clause_text[a:b], query, wants_amount) for a, b in spans]
+        limit = self.rules.excerpt_max_chars
+        best = max(range(len(spans)), key=lambda i: (scores[i], -i)) if spans else 0
+        if not spans:
+            start, end = 0, len(clause_text)
+        elif spans[best][1] - spans[best][0] > limit:
+            start, end = self._inside_sentence(clause_text, spans[best], query, wants_amount)
+        else:
+            start, end = self._grow(spans, scores, best, clause_text)
+        return self._finish(clause_text, start, end, query)
+
+    def _score(self, sentence: str, query: Query, wants_amount: bool) -> float:
+        tokens = set(self.tokenizer.tokens(sentence))
+        score = 0.0
+        for term in query.content_terms:
+            if query.alternatives[term] & tokens or (
+                query.parts[term] and query.parts[term] <= tokens
+            ):
+                score += query.information[term]
+        if score > 0 and wants_amount and self.rules.amount.search(sentence):
+            score *= 1.5
+        return score
+
+    def _grow(
+        self, spans: list[tuple[int, int]], scores: list[float], best: int, text: str
+    ) -> tuple[int, int]:
+        """Add neighbouring sentences that also answer (or give context) while they fit."""
+        limit, minimum = self.rules.excerpt_max_chars, self.rules.excerpt_min_chars
+        first = last = best
+        while True:
+            length = spans[last][1] - spans[first][0]
+            options = []
+            if last + 1 < len(spans):
+                options.append((scores[last + 1], 1, last + 1))
+            if first > 0:
+                options.append((scores[first - 1], 0, first - 1))
+            grown = False
+            for score, _side, index in sorted(options, reverse=True):
+                added = spans[index][1] - spans[index][0]
+                if length + added > limit or (score <= 0 and length >= minimum):
+                    continue
+                if index > last:
+                    last = index
+                else:
+                    first = index
+                grown = True
+                break
+            if not grown:
+                return spans[first][0], spans[last][1]
+
+    def _inside_sentence(
+        self, text: str, sentence: tuple[int, int], query: Query, wants_amount: bool
+    ) -> tuple[int, int]:
+        """A sentence longer than the budget: the best window of its phrases."""
+        phrases = [(a + sentence[0], b + sentence[0]) for a, b in
+                   _spans(_PHRASE, text[sentence[0] : sentence[1]])]
+        scores = [self._score(text[a:b], query, wants_amount) for a, b in phrases]
+        limit = self.rules.excerpt_max_chars
+        best_window, best_score = (phrases[0][0], phrases[0][1]), -1.0
+        for i in range(len(phrases)):
+            total = 0.0
+            for j in range(i, len(phrases)):
+                if phrases[j][1] - phrases[i][0] > limit:
+                    break
+                total += scores[j]
+                if total > best_score:
+                    best_window, best_score = (phrases[i][0], phrases[j][1]), total
+        return best_window
+
+    def _finish(self, text: str, start: int, end: int, query: Query) -> Excerpt:
+        while start < end and text[start].isspace():
+            start += 1
+        while end > start and text[end - 1].isspace():
+            end -= 1
+        body = text[start:end]
+        marker = self.rules.cut_marker
+        prefix = marker if text[:start].strip() else ""
+        suffix = marker if text[end:].strip() else ""
+        excerpt = prefix + body + suffix
+        return Excerpt(excerpt, self._emphasis(excerpt, query))
+
+    def _emphasis(self, excerpt: str, query: Query) -> tuple[tuple[int, int], ...]:
+        """Amounts, and the question's words, in the excerpt."""
+        ranges = [(m.start(), m.end()) for m in self.rules.amount.finditer(excerpt)]
+        lowered = excerpt.lower()
+        for term in query.content_terms:
+            for word in query.alternatives[term]:
+                if len(word) < 2:
+                    continue
+                start = lowered.find(word)
+                while start != -1:
+                    ranges.append((start, start + len(word)))
+                    start = lowered.find(word, start + len(word))
+        return _merge(ranges)
+
+
+def _spans(pattern: re.Pattern[str], text: str) -> list[tuple[int, int]]:
+    return [(m.start(), m.end()) for m in pattern.finditer(text) if m.group(0).strip()]
+
+
+def _merge(ranges: list[tuple[int, int]]) -> tuple[tuple[int, int], ...]:
+    merged: list[tuple[int, int]] = []
+    for start, end in sorted(ranges):
+        if merged and start <= merged[-1][1]:
+            merged[-1] = (merged[-1][0], max(merged[-1][1], end))
+        else:
+            merged.append((start, end))
+    return tuple(merged)
+
+
+def chinese_date(iso_date: str | None) -> str | None:
+    """2021-06-09 → 2021年6月9日."""
+    if not iso_date:
+        return None
+    year, month, day = iso_date.split("-")
+    return f"{int(year)}年{int(month)}月{int(day)}日"
+
+
+def citation(document: StoredDocument, section: str) -> str:
+    """authority《title》doc_number, date, section — a document with no number by title and date."""
+    head = f"{document.authority or ''}《{document.title}》"
+    parts = [head + (document.doc_number or "")]
+    date = chinese_date(document.date)
+    if date:
+        parts.append(date)
+    if section:
+        parts.append(section)
+    return "，".join(parts)

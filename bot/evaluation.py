@@ -1,0 +1,178 @@
+"""``policybot eval``: score labelled questions the way ``shared/eval/README.md`` says.
+
+hit@1 / hit@3: a gold span (white space removed) inside an answer's excerpt whose doc_number +
+title + authority contain the gold document marker; intent: the primary intent is acceptable;
+abstention: out-of-scope rows abstain, in-scope rows do not; verbatim: every piece of every
+excerpt between …… cuts is found in the source texts.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from bot.answering import AnswerService
+from bot.compose import compose_rules
+from bot.types import Answer
+from retrieval.normalize import strip_white
+
+
+@dataclass(slots=True)
+class RowResult:
+    id: str
+    question: str
+    in_scope: bool
+    intent_ok: bool
+    hit1: bool
+    hit3: bool
+    abstained: bool
+    verbatim: bool
+    latency_ms: float
+    top: str | None = None
+
+
+@dataclass(slots=True)
+class EvalReport:
+    rows: list[RowResult] = field(default_factory=list)
+
+    def summary(self) -> dict[str, Any]:
+        in_scope = [r for r in self.rows if r.in_scope]
+        out_scope = [r for r in self.rows if not r.in_scope]
+        latencies = [r.latency_ms for r in self.rows]
+
+        def rate(values: list[bool]) -> float | None:
+            return round(sum(values) / len(values), 4) if values else None
+
+        return {
+            "questions": len(self.rows),
+            "in_scope": len(in_scope),
+            "out_of_scope": len(out_scope),
+            "intent_accuracy": rate([r.intent_ok for r in in_scope]),
+            "hit_at_1": rate([r.hit1 for r in in_scope]),
+            "hit_at_3": rate([r.hit3 for r in in_scope]),
+            "out_of_scope_abstention": rate([r.abstained for r in out_scope]),
+            "false_abstentions": sum(r.abstained for r in in_scope),
+            "verbatim_rate": rate([r.verbatim for r in self.rows]),
+            "p50_ms": round(statistics.median(latencies), 2) if latencies else None,
+            "p95_ms": round(float(np.percentile(latencies, 95)), 2) if latencies else None,
+            "failures": [
+                {"id": r.id, "question": r.question, "top": r.top}
+                for r in self.rows
+                if (r.in_scope and not (r.hit1 and r.intent_ok)) or r.abstained == r.in_scope
+                or not r.verbatim
+            ],
+        }
+
+
+def _answer_matches(answer: Answer, markers: list[str], spans: list[str]) -> bool:
+    where = f"{answer.doc_number or ''}{answer.title}{answer.authority}"
+    excerpt = strip_white(answer.excerpt)
+    return any(m in where for m in markers) and any(strip_white(s) in excerpt for s in spans)
+
+
+def excerpt_is_verbatim(excerpt: str, sources: list[str]) -> bool:
+    """Every piece between cut markers is found, white space ignored, in some source text."""
+    marker = compose_rules().cut_marker
+    pieces = [strip_white(piece) for piece in excerpt.split(marker)]
+    return all(not piece or any(piece in source for source in sources) for piece in pieces)
+
+
+def evaluate(service: AnswerService, rows: list[dict[str, Any]]) -> EvalReport:
+    sources = _source_texts(service)
+    report = EvalReport()
+    for row in rows:
+        started = time.perf_counter()
+        answered = service.answer(row["question"])
+        latency = (time.perf_counter() - started) * 1000
+        gold = row.get("doc")
+        markers = gold if isinstance(gold, list) else [gold] if gold else []
+        spans = row.get("spans") or []
+        answers = answered.answers
+        report.rows.append(
+            RowResult(
+                id=str(row.get("id", len(report.rows) + 1)),
+                question=row["question"],
+                in_scope=bool(markers),
+                intent_ok=answered.understanding.intents[0].label in row.get("intents", []),
+                hit1=bool(answers) and _answer_matches(answers[0], markers, spans),
+                hit3=any(_answer_matches(a, markers, spans) for a in answers[:3]),
+                abstained=answered.abstained,
+                verbatim=all(excerpt_is_verbatim(a.excerpt, sources) for a in answers),
+                latency_ms=latency,
+                top=f"{answers[0].citation}: {answers[0].excerpt}" if answers else None,
+            )
+        )
+    return report
+
+
+def _source_texts(service: AnswerService) -> list[str]:
+    from retrieval.reader import decode_policy_bytes
+
+    texts = []
+    for document in service.documents():
+        try:
+            texts.append(strip_white(decode_policy_bytes(Path(document.source).read_bytes())[0]))
+        except (OSError, ValueError):
+            continue
+    return texts
+
+
+def load_rows(path: Path) -> list[dict[str, Any]]:
+    rows = []
+    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError as error:
+            raise ValueError(f"{path}:{number}: not JSON ({error.msg})") from None
+        if not isinstance(row, dict) or not isinstance(row.get("question"), str):
+            raise ValueError(f"{path}:{number}: a row needs a \"question\" string")
+        rows.append(row)
+    return rows
+
+
+def cmd_eval(args: argparse.Namespace) -> int:
+    from bot.app import build_answer_service
+    from bot.settings import get_settings
+
+    path = Path(args.file)
+    try:
+        rows = load_rows(path)
+    except OSError as error:
+        print(f"policybot eval: cannot read {path}: {error.strerror}", file=sys.stderr)
+        return 2
+    except ValueError as error:
+        print(f"policybot eval: {error}", file=sys.stderr)
+        return 2
+    summary = evaluate(build_answer_service(get_settings()), rows).summary()
+    if args.json:
+        print(json.dumps(summary, ensure_ascii=False, indent=2))
+        return 0
+    _print_summary(summary)
+    return 0
+
+
+def _print_summary(summary: dict[str, Any]) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    console = Console()
+    failures = summary["failures"]
+    table = Table(title="PolicyBot eval", show_header=True)
+    table.add_column("metric")
+    table.add_column("value", justify="right")
+    for key, value in summary.items():
+        if key != "failures":
+            table.add_row(key, "-" if value is None else str(value))
+    console.print(table)
+    for failure in failures:
+        console.print(f"[yellow]✗ {failure['id']}[/] {failure['question']}\n    {failure['top']}")

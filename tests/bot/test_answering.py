@@ -1,0 +1,134 @@
+"""From a question to verbatim, cited answers over the seeds; honest abstention."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from bot.answering import AnswerService
+from bot.db import create_tables, make_engine
+from bot.evaluation import excerpt_is_verbatim
+from bot.settings import Settings
+from retrieval.normalize import strip_white
+
+SEEDS = Path(__file__).resolve().parents[2] / "seeds"
+
+
+@pytest.fixture(scope="module")
+def service(tmp_path_factory: pytest.TempPathFactory) -> AnswerService:
+    database = tmp_path_factory.mktemp("answering") / "policybot.db"
+    settings = Settings(database_url=f"sqlite:///{database}", corpus_dir=SEEDS, _env_file=None)
+    engine = make_engine(settings.database_url)
+    create_tables(engine)
+    return AnswerService(engine, settings)
+
+
+def _sources() -> list[str]:
+    return [strip_white(path.read_text(encoding="utf-8")) for path in SEEDS.iterdir()]
+
+
+def test_question_answered_with_verbatim_excerpt_and_citation(service: AnswerService) -> None:
+    answered = service.answer("东莞5G项目能拿多少补贴？")
+    assert not answered.abstained
+    top = answered.answers[0]
+    assert top.doc_number == "东工信函〔2021〕169号" and top.city == "东莞"
+    assert "500万" in strip_white(top.excerpt)
+    assert len(top.excerpt) <= 210
+    assert "东莞市工业和信息化局《" in top.citation and "东工信函〔2021〕169号" in top.citation
+    assert top.section and top.section in top.citation
+    assert all(excerpt_is_verbatim(a.excerpt, _sources()) for a in answered.answers)
+    assert [i.label for i in answered.understanding.intents[:2]] == ["5g", "funding"]
+
+
+def test_amounts_and_matched_words_are_emphasised(service: AnswerService) -> None:
+    top = service.answer("东莞5G项目能拿多少补贴？").answers[0]
+    emphasised = [text for text, strong in top.segments() if strong]
+    assert any("500" in text for text in emphasised)
+    assert "".join(text for text, _ in top.segments()) == top.excerpt
+
+
+def test_traditional_and_full_width_questions_get_the_same_answer(service: AnswerService) -> None:
+    plain = service.answer("东莞5G项目能拿多少补贴？").answers[0]
+    variant = service.answer("東莞５Ｇ項目能拿多少補貼？").answers[0]
+    assert variant.passage_id == plain.passage_id
+
+
+def test_place_filters_documents(service: AnswerService) -> None:
+    for answer in service.answer("中山5G基站建了多少座").answers:
+        assert answer.city == "中山"
+    baoan = service.answer("宝安区上云上平台有什么补贴").answers
+    assert baoan and all(a.city == "深圳" for a in baoan)
+
+
+@pytest.mark.parametrize("question", ["北京中关村有哪些人才政策", "深圳龙华区5G补贴有多少"])
+def test_place_without_documents_is_named_not_substituted(
+    service: AnswerService, question: str
+) -> None:
+    answered = service.answer(question)
+    assert answered.abstained and answered.reason == "unknown_place" and not answered.answers
+    assert answered.understanding.unknown_place in question
+
+
+@pytest.mark.parametrize(
+    "question", ["个人住房公积金贷款利率是多少", "iPhone 5G手机多少钱", "今天广州天气怎么样"]
+)
+def test_out_of_scope_questions_sharing_words_abstain(
+    service: AnswerService, question: str
+) -> None:
+    answered = service.answer(question)
+    assert answered.abstained and answered.reason == "no_match" and not answered.answers
+
+
+def test_greetings_are_recognised(service: AnswerService) -> None:
+    assert service.understand("你好！").is_greeting
+    assert service.understand("你能做什么？").is_greeting
+    assert not service.understand("东莞5G补贴").is_greeting
+
+
+def test_paging_never_repeats(service: AnswerService) -> None:
+    first = service.answer("贷款贴息", k=2)
+    shown = [a.passage_id for a in first.answers]
+    second = service.answer("贷款贴息", k=2, exclude_ids=shown)
+    assert second.answers and not {a.passage_id for a in second.answers} & set(shown)
+
+
+def test_follow_up_override_switches_place(service: AnswerService) -> None:
+    answered = service.answer("东莞5G基站建成多少", city="中山")
+    assert answered.answers and all(a.city == "中山" for a in answered.answers)
+
+
+def test_full_clause_and_search(service: AnswerService) -> None:
+    top = service.answer("融资租赁买设备有贴息吗").answers[0]
+    whole = service.clause(top.passage_id)
+    assert whole is not None and whole.excerpt == whole.passage == top.passage
+    assert service.clause("no-such-id") is None
+    hits = service.search("融资租赁 贴息", k=5)
+    assert 0 < len(hits) <= 5 and hits[0].score >= hits[-1].score
+
+
+def test_another_process_reload_is_picked_up(tmp_path: Path) -> None:
+    corpus = tmp_path / "corpus"
+    shutil.copytree(SEEDS, corpus)
+    database = f"sqlite:///{tmp_path / 'p.db'}"
+    settings = Settings(
+        database_url=database, corpus_dir=corpus, corpus_check_seconds=0, _env_file=None
+    )
+    engine = make_engine(database)
+    create_tables(engine)
+    serving = AnswerService(engine, settings)
+    old_version = serving.index.version
+    (corpus / "001_bd8b0df8f42f7b73.txt").unlink()
+    other = AnswerService(make_engine(database), settings)  # another process on the same database
+    other.reload(corpus)
+    serving.index  # noqa: B018  (the cheap version check starts the rebuild)
+    for _ in range(200):
+        if serving._index.version != old_version:
+            break
+        import time
+
+        time.sleep(0.05)
+    assert serving.index.version != old_version
+    answered = serving.answer("东莞5G项目能拿多少补贴？")
+    assert all(a.doc_number != "东工信函〔2021〕169号" for a in answered.answers)
