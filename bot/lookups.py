@@ -1,0 +1,135 @@
+"""Canned lookups: named, saved questions (东莞5G补贴 = a question with its place and topic).
+
+Helpdesk staff run them in one tap; a default set is derived from the corpus's coverage, one
+per place and topic that has clauses, and is re-created when missing (not when an admin
+removed it: removed defaults are kept hidden).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+
+from sqlalchemy.engine import Engine
+from sqlmodel import Session, select
+
+from bot.models import BotLookup
+from bot.texts import TOPIC_LABELS, lookup_templates
+
+
+@dataclass(frozen=True, slots=True)
+class PlaceRef:
+    """A place of the corpus: its display name and the city/district filters it stands for."""
+
+    name: str
+    city: str | None
+    district: str | None
+
+
+def _utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+def name_limit() -> int:
+    return int(lookup_templates()["limits"]["name_chars"])
+
+
+def valid_name(name: str) -> bool:
+    """Short, no white space and no ``=``: it must fit a ``/lookup NAME`` button command."""
+    return 0 < len(name) <= name_limit() and not any(c.isspace() or c == "=" for c in name)
+
+
+def default_lookups(
+    coverage: dict[str, dict[str, int]], resolve: Callable[[str], PlaceRef]
+) -> list[BotLookup]:
+    """One lookup per covered place and topic with clauses, from the templates in lookups.toml."""
+    templates = lookup_templates()["templates"]
+    lookups: list[BotLookup] = []
+    now = _utcnow()
+    for place_name in coverage:
+        place = resolve(place_name)
+        for topic in TOPIC_LABELS:
+            if coverage[place_name].get(topic, 0) <= 0 or topic not in templates:
+                continue
+            name = templates[topic]["name"].format(place=place.name)
+            if not valid_name(name):
+                continue
+            lookups.append(
+                BotLookup(
+                    name=name,
+                    question=templates[topic]["question"].format(place=place.name),
+                    city=place.city,
+                    district=place.district,
+                    topic=topic,
+                    is_default=True,
+                    created_at=now,
+                )
+            )
+    return lookups
+
+
+def ensure_lookups(*, engine: Engine, lookups: Iterable[BotLookup]) -> int:
+    """Create the given lookups where no lookup of that name exists; returns how many."""
+    created = 0
+    with Session(engine) as session:
+        existing = set(session.exec(select(BotLookup.name)).all())
+        for lookup in lookups:
+            if lookup.name in existing:
+                continue
+            session.add(lookup)
+            existing.add(lookup.name)
+            created += 1
+        session.commit()
+    return created
+
+
+def list_lookups(*, engine: Engine) -> list[BotLookup]:
+    """Visible lookups: admins' own first, then the defaults, each by name."""
+    with Session(engine) as session:
+        rows = session.exec(select(BotLookup).where(BotLookup.hidden == False)).all()  # noqa: E712
+    return sorted(rows, key=lambda row: (row.is_default, row.city or "", row.name))
+
+
+def get_lookup(*, engine: Engine, name: str) -> BotLookup | None:
+    with Session(engine) as session:
+        row = session.get(BotLookup, name)
+    return row if row is not None and not row.hidden else None
+
+
+def save_lookup(
+    *,
+    engine: Engine,
+    name: str,
+    question: str,
+    city: str | None,
+    district: str | None,
+    topic: str | None,
+) -> BotLookup:
+    """Add a lookup or replace one of the same name (an admin's lookup is never a default)."""
+    with Session(engine) as session:
+        row = session.get(BotLookup, name)
+        if row is None:
+            row = BotLookup(name=name, question=question, created_at=_utcnow())
+        row.question = question
+        row.city, row.district, row.topic = city, district, topic
+        row.is_default, row.hidden = False, False
+        session.add(row)
+        session.commit()
+        session.refresh(row)
+    return row
+
+
+def delete_lookup(*, engine: Engine, name: str) -> bool:
+    """Remove a lookup; a default one is hidden so that it is not re-created. False if absent."""
+    with Session(engine) as session:
+        row = session.get(BotLookup, name)
+        if row is None or row.hidden:
+            return False
+        if row.is_default:
+            row.hidden = True
+            session.add(row)
+        else:
+            session.delete(row)
+        session.commit()
+    return True
