@@ -140,7 +140,9 @@ class AnswerService:
 
     def reload(self, corpus_dir: Path | None = None) -> ReloadReport:
         """Re-read the corpus folder, swap it in atomically, and serve it from now on."""
-        report = reload_corpus(engine=self.engine, corpus_dir=corpus_dir or self.settings.corpus_dir)
+        report = reload_corpus(
+            engine=self.engine, corpus_dir=corpus_dir or self.settings.corpus_dir
+        )
         self.refresh_now()
         return report
 
@@ -246,29 +248,42 @@ class AnswerService:
         hits = index.search(
             query, k=SEARCH_DEPTH, mask=index.place_mask(mask_places), exclude_ids=exclude_ids
         )
-        relevant = self._relevant(hits, paging=bool(exclude_ids))
+        relevant = self._relevant(hits, paging=bool(exclude_ids), topics=intent_scores)
         if not relevant:
             return Answered(understanding, abstained=True, reason="no_match")
         page = relevant[:k]
         answers = [self._compose(hit, query, understanding.text) for hit in page]
         return Answered(understanding, answers=answers, remaining=len(relevant) - len(page))
 
-    def _relevant(self, hits: list[Hit], *, paging: bool) -> list[Hit]:
-        """The hits worth showing: the best must answer; the rest must be about the question."""
+    def _relevant(self, hits: list[Hit], *, paging: bool, topics: dict[str, float]) -> list[Hit]:
+        """The hits worth showing: the best must answer; the rest must be about the question,
+        and about its specific topic (5G, talent, loans) when it has one."""
         if not hits:
             return []
         best = max(hits, key=lambda h: h.coverage)
         if not paging and (hits[0].coverage < MIN_COVERAGE and best.coverage < MIN_COVERAGE):
             return []
+        index = self._index
+        columns = [
+            index.labels.index(label)
+            for label, score in topics.items()
+            if label in self.classifier.topics and label in index.labels and score >= 0.5
+        ]
         top = hits[0].score
         return [
             hit
-            for hit in hits
-            if hit.coverage >= MIN_COVERAGE_MORE and hit.score >= MIN_SCORE_RATIO_MORE * top
+            for rank, hit in enumerate(hits)
+            if hit.coverage >= MIN_COVERAGE_MORE
+            and hit.score >= MIN_SCORE_RATIO_MORE * top
+            and (
+                (rank == 0 and not paging)
+                or not columns
+                or index.intent_profile[hit.position, columns].max() > 0
+            )
         ]
 
     def _compose(self, hit: Hit, query, question: str) -> Answer:  # type: ignore[no-untyped-def]
-        excerpt = self.cutter.cut(hit.clause.text, query, question=question)
+        excerpt = self.cutter.cut(hit.clause.text, query, question=question, seams=hit.clause.seams)
         return self._answer(hit.document, hit.clause, excerpt.text, excerpt.emphasis, hit.score)
 
     def _answer(self, document, clause, excerpt, emphasis, score) -> Answer:  # type: ignore[no-untyped-def]

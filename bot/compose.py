@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import re
 import tomllib
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
+from itertools import pairwise
 from pathlib import Path
 
 from retrieval.search import Query
@@ -58,7 +60,9 @@ class ExcerptCutter:
     def asks_quantity(self, question: str) -> bool:
         return any(cue in question for cue in self.rules.quantity_cues)
 
-    def cut(self, clause_text: str, query: Query, *, question: str) -> Excerpt:
+    def cut(
+        self, clause_text: str, query: Query, *, question: str, seams: Sequence[int] = ()
+    ) -> Excerpt:
         wants_amount = self.asks_quantity(question)
         spans = _spans(_SENTENCE, clause_text)
         scores = [self._score(clause_text[a:b], query, wants_amount) for a, b in spans]
@@ -70,7 +74,7 @@ class ExcerptCutter:
             start, end = self._inside_sentence(clause_text, spans[best], query, wants_amount)
         else:
             start, end = self._grow(spans, scores, best, clause_text)
-        return self._finish(clause_text, start, end, query)
+        return self._finish(clause_text, start, end, query, seams)
 
     def _score(self, sentence: str, query: Query, wants_amount: bool) -> float:
         tokens = set(self.tokenizer.tokens(sentence))
@@ -115,8 +119,10 @@ class ExcerptCutter:
         self, text: str, sentence: tuple[int, int], query: Query, wants_amount: bool
     ) -> tuple[int, int]:
         """A sentence longer than the budget: the best window of its phrases."""
-        phrases = [(a + sentence[0], b + sentence[0]) for a, b in
-                   _spans(_PHRASE, text[sentence[0] : sentence[1]])]
+        phrases = [
+            (a + sentence[0], b + sentence[0])
+            for a, b in _spans(_PHRASE, text[sentence[0] : sentence[1]])
+        ]
         scores = [self._score(text[a:b], query, wants_amount) for a, b in phrases]
         limit = self.rules.excerpt_max_chars
         best_window, best_score = (phrases[0][0], phrases[0][1]), -1.0
@@ -130,16 +136,28 @@ class ExcerptCutter:
                     best_window, best_score = (phrases[i][0], phrases[j][1]), total
         return best_window
 
-    def _finish(self, text: str, start: int, end: int, query: Query) -> Excerpt:
-        while start < end and text[start].isspace():
-            start += 1
-        while end > start and text[end - 1].isspace():
-            end -= 1
-        body = text[start:end]
+    def _finish(
+        self, text: str, start: int, end: int, query: Query, seams: Sequence[int]
+    ) -> Excerpt:
+        """Trim, and cut at seams (removed markup), marking every cut with ……."""
+        bounds = [start, *(s for s in seams if start < s < end), end]
+        pieces = list(pairwise(bounds))
+        while len(pieces) > 1 and _trivial(text[pieces[0][0] : pieces[0][1]]):
+            pieces.pop(0)
+        while len(pieces) > 1 and _trivial(text[pieces[-1][0] : pieces[-1][1]]):
+            pieces.pop()
         marker = self.rules.cut_marker
-        prefix = marker if text[:start].strip() else ""
-        suffix = marker if text[end:].strip() else ""
-        excerpt = prefix + body + suffix
+        parts: list[str] = []
+        for index, (a, b) in enumerate(pieces):
+            piece = text[a:b].strip()
+            if index > 0:
+                piece = piece.lstrip(_LEADING_PUNCTUATION)
+            if piece:
+                parts.append(piece)
+        first, last = pieces[0][0], pieces[-1][1]
+        prefix = marker if text[:first].strip() else ""
+        suffix = marker if text[last:].strip() else ""
+        excerpt = prefix + marker.join(parts) + suffix
         return Excerpt(excerpt, self._emphasis(excerpt, query))
 
     def _emphasis(self, excerpt: str, query: Query) -> tuple[tuple[int, int], ...]:
@@ -155,6 +173,14 @@ class ExcerptCutter:
                     ranges.append((start, start + len(word)))
                     start = lowered.find(word, start + len(word))
         return _merge(ranges)
+
+
+_LEADING_PUNCTUATION = "。，、；：！？,.;:!? "
+
+
+def _trivial(piece: str) -> bool:
+    """A piece too small to quote on its own: punctuation, or an enumerator such as 三是."""
+    return sum(ch.isalnum() for ch in piece) <= 2
 
 
 def _spans(pattern: re.Pattern[str], text: str) -> list[tuple[int, int]]:

@@ -66,7 +66,8 @@ class EvalReport:
             "failures": [
                 {"id": r.id, "question": r.question, "top": r.top}
                 for r in self.rows
-                if (r.in_scope and not (r.hit1 and r.intent_ok)) or r.abstained == r.in_scope
+                if (r.in_scope and not (r.hit1 and r.intent_ok))
+                or r.abstained == r.in_scope
                 or not r.verbatim
             ],
         }
@@ -79,7 +80,11 @@ def _answer_matches(answer: Answer, markers: list[str], spans: list[str]) -> boo
 
 
 def excerpt_is_verbatim(excerpt: str, sources: list[str]) -> bool:
-    """Every piece between cut markers is found, white space ignored, in some source text."""
+    """Every piece between cut markers is found, white space ignored, in some source text.
+
+    ``sources`` are the files' texts with white space removed, markup and all: the strict
+    reading, so a quote never silently drops a file's ``**``.
+    """
     marker = compose_rules().cut_marker
     pieces = [strip_white(piece) for piece in excerpt.split(marker)]
     return all(not piece or any(piece in source for source in sources) for piece in pieces)
@@ -135,7 +140,7 @@ def load_rows(path: Path) -> list[dict[str, Any]]:
         except json.JSONDecodeError as error:
             raise ValueError(f"{path}:{number}: not JSON ({error.msg})") from None
         if not isinstance(row, dict) or not isinstance(row.get("question"), str):
-            raise ValueError(f"{path}:{number}: a row needs a \"question\" string")
+            raise ValueError(f'{path}:{number}: a row needs a "question" string')
         rows.append(row)
     return rows
 

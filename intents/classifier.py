@@ -51,6 +51,7 @@ class IntentClassifier:
     def __init__(self, lexicon_path: Path = LEXICON_PATH) -> None:
         raw = tomllib.loads(lexicon_path.read_text(encoding="utf-8"))
         self.order: list[str] = list(raw.get("order", []))
+        self.topics: frozenset[str] = frozenset(raw.get("topics", ()))
         self.labels: dict[str, IntentLabel] = {}
         for label, spec in raw["labels"].items():
             self.labels[label] = IntentLabel(
@@ -63,8 +64,11 @@ class IntentClassifier:
             if label not in self.order:
                 self.order.append(label)
         self._cues = sorted(
-            ((cue, label, weight) for label, spec in self.labels.items()
-             for cue, weight in spec.cues.items()),
+            (
+                (cue, label, weight)
+                for label, spec in self.labels.items()
+                for cue, weight in spec.cues.items()
+            ),
             key=lambda item: -len(item[0]),
         )
 

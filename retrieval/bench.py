@@ -38,7 +38,9 @@ def seed_clause_tokens(corpus_dir: Path) -> list[list[str]]:
     ]
 
 
-def synthetic_corpus(seed_tokens: list[list[str]], passages: int, rng: random.Random) -> list[list[str]]:
+def synthetic_corpus(
+    seed_tokens: list[list[str]], passages: int, rng: random.Random
+) -> list[list[str]]:
     """``passages`` token lists with the seeds' word frequencies and clause lengths."""
     counts = Counter(token for tokens in seed_tokens for token in tokens)
     vocabulary = list(counts)

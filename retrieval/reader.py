@@ -38,7 +38,7 @@ import statistics
 import tomllib
 import unicodedata
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cache
 from pathlib import Path
 
@@ -1076,6 +1076,7 @@ def parse_policy_text(
         or _parse_date(hints.values.get("published", ""))
     )
     city, district = _places_of((authority, title, header.text), gazetteer)
+    clauses = _with_seams(clauses, text)
     return ParsedDocument(
         source=source,
         doc_number=doc_number,
@@ -1088,6 +1089,43 @@ def parse_policy_text(
         clauses=clauses,
         text=text,
     )
+
+
+def _with_seams(clauses: list[ParsedClause], text: str) -> list[ParsedClause]:
+    """Mark where each clause's text skips markup of the source (see ``ParsedClause.seams``).
+
+    The markup-free key is a subsequence of the white-space-free source; walking both side by
+    side maps every key character to its source position, and a jump is a seam.
+    """
+    raw = "".join(text.split())
+    key = verbatim_key(text)
+    position_in_raw: list[int] = []
+    cursor = 0
+    for char in key:
+        cursor = raw.find(char, cursor)
+        position_in_raw.append(cursor)
+        cursor += 1
+    if len(key) == len(raw):
+        return clauses
+    marked = []
+    search_from = 0
+    for clause in clauses:
+        offsets = [i for i, char in enumerate(clause.text) if not char.isspace()]
+        compact = "".join(clause.text[i] for i in offsets)
+        start = key.find(compact, search_from)
+        if start < 0:
+            start = key.find(compact)
+        if start < 0 or not compact:
+            marked.append(clause)
+            continue
+        search_from = start
+        seams = tuple(
+            offsets[i]
+            for i in range(1, len(offsets))
+            if position_in_raw[start + i] != position_in_raw[start + i - 1] + 1
+        )
+        marked.append(replace(clause, seams=seams) if seams else clause)
+    return marked
 
 
 def _hint_doc_number(hints: _Hints, rules: _Rules) -> str | None:

@@ -112,7 +112,9 @@ class ClauseIndex:
         for city, district in places:
             in_city = self.clause_city == city
             if district:
-                mask |= in_city & ((self.clause_district == "") | (self.clause_district == district))
+                mask |= in_city & (
+                    (self.clause_district == "") | (self.clause_district == district)
+                )
             else:
                 mask |= in_city
         return mask
@@ -172,7 +174,7 @@ class ClauseIndex:
 
 
 class QuestionForms:
-    """Removes what only makes a sentence a question (怎么回事, 能不能, 几个), from ``question_forms.toml``."""
+    """Removes what only makes a sentence a question (怎么回事, 能不能, 几个)."""
 
     def __init__(self, path: Path = DATA_DIR / "question_forms.toml") -> None:
         raw = tomllib.loads(path.read_text(encoding="utf-8"))

@@ -141,6 +141,7 @@ class CorpusClause(SQLModel, table=True):
     doc_key: str = Field(max_length=255)
     section: str = Field(sa_column=Column(Text, nullable=False))
     headings: list[str] = Field(default_factory=list, sa_type=JSON)
+    seams: list[int] = Field(default_factory=list, sa_type=JSON)  # see ParsedClause.seams
     text: str = Field(sa_column=Column(Text, nullable=False))
     ordinal: int
     digest: str = Field(max_length=16)  # sha1 of headings and text: the diff reads only this
@@ -210,6 +211,7 @@ class StoredClause:
     headings: tuple[str, ...]
     text: str
     ordinal: int
+    seams: tuple[int, ...] = ()  # offsets where the source had markup (see ParsedClause)
 
 
 @dataclass(frozen=True, slots=True)
@@ -389,6 +391,7 @@ def load_live_corpus(engine: Engine) -> LiveCorpus | None:
                     headings=tuple(row.headings or ()),
                     text=row.text,
                     ordinal=row.ordinal,
+                    seams=tuple(row.seams or ()),
                 )
                 for row in connection.execute(
                     select(_clauses)
@@ -675,6 +678,7 @@ def _clause_dicts(key: str, clauses: Sequence[ParsedClause]) -> list[dict[str, A
                 "doc_key": key,
                 "section": clause.section,
                 "headings": list(clause.headings),
+                "seams": list(clause.seams),
                 "text": clause.text,
                 "ordinal": clause.ordinal,
                 "digest": _clause_digest(clause.headings, clause.text),

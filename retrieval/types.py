@@ -20,13 +20,16 @@ class DocumentError(Exception):
 class ParsedClause:
     """One clause: compact section path (``一、（一）4.（2）``), heading titles above it, text.
 
-    ``ordinal`` numbers clauses within their document in reading order.
+    ``ordinal`` numbers clauses within their document in reading order. ``seams`` are offsets in
+    ``text`` where the source had markup that reading removed (``**`` inside a sentence): a quote
+    that crosses one is cut there, so every quote stays verbatim against the file itself.
     """
 
     section: str
     headings: tuple[str, ...]
     text: str
     ordinal: int
+    seams: tuple[int, ...] = ()
 
 
 @dataclass(slots=True)

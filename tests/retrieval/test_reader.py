@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import itertools
 import re
 from pathlib import Path
 
@@ -458,3 +459,16 @@ def test_bad_files_raise_document_error(
 def test_missing_file_raises_document_error(tmp_path: Path) -> None:
     with pytest.raises(DocumentError, match="cannot read the file"):
         read_document(tmp_path / "absent.txt")
+
+
+def test_seams_mark_where_inline_markup_was_removed() -> None:
+    from retrieval.reader import read_document
+
+    document = read_document(SEEDS / "000_c9113a1d546cd539.txt")
+    clause = next(c for c in document.clauses if "实施贷款风险补偿" in c.text)
+    raw = "".join(document.text.split())
+    assert clause.seams
+    bounds = [0, *clause.seams, len(clause.text)]
+    for start, end in itertools.pairwise(bounds):
+        piece = "".join(clause.text[start:end].split())
+        assert piece in raw, piece
