@@ -211,6 +211,8 @@ class QueryBuilder:
     ) -> Query:
         ignored = sorted({normalize_text(word) for word in ignore}, key=len, reverse=True)
         text = self.question_forms.strip(normalize_text(text))
+        for place in ignored:  # 南头镇 goes whole, not 南头 leaving a stray 镇
+            text = text.replace(place, " ")
         content: list[str] = []
         for token in self.tokenizer.tokens(text, normalized=True):
             token = _without_place(token, ignored)
