@@ -30,6 +30,7 @@ def make_engine(database_url: str) -> Engine:
 
 def create_tables(engine: Engine) -> None:
     """Create every PolicyBot table that is missing (all models register on SQLModel)."""
+    import bot.channels.wecom_store
     import bot.models  # noqa: F401  (registers the dialogue tables)
     import retrieval.store  # noqa: F401  (registers the corpus tables)
 
