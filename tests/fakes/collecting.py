@@ -10,7 +10,9 @@ The smallest possible channel, for driving whole conversations in tests::
 from __future__ import annotations
 
 import datetime as dt
+import atexit
 import functools
+import shutil
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -74,6 +76,7 @@ def seeded_service() -> AnswerService:
     the (read-only) service keeps them independent and fast.
     """
     folder = Path(tempfile.mkdtemp(prefix="policybot-corpus-"))
+    atexit.register(shutil.rmtree, folder, ignore_errors=True)
     url = f"sqlite:///{folder / 'corpus.db'}"
     engine = make_engine(url)
     create_tables(engine)
