@@ -9,8 +9,8 @@ The smallest possible channel, for driving whole conversations in tests::
 
 from __future__ import annotations
 
-import datetime as dt
 import atexit
+import datetime as dt
 import functools
 import shutil
 import tempfile
