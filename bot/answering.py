@@ -256,30 +256,26 @@ class AnswerService:
         return Answered(understanding, answers=answers, remaining=len(relevant) - len(page))
 
     def _relevant(self, hits: list[Hit], *, paging: bool, topics: dict[str, float]) -> list[Hit]:
-        """The hits worth showing: the best must answer; the rest must be about the question,
-        and about its specific topic (5G, talent, loans) when it has one."""
-        if not hits:
-            return []
-        best = max(hits, key=lambda h: h.coverage)
-        if not paging and (hits[0].coverage < MIN_COVERAGE and best.coverage < MIN_COVERAGE):
-            return []
+        """The hits worth showing: about the question's specific topic (5G, talent, loans) when
+        it has one; the best must carry enough of the question, the rest must be about it."""
         index = self._index
         columns = [
             index.labels.index(label)
             for label, score in topics.items()
             if label in self.classifier.topics and label in index.labels and score >= 0.5
         ]
+        if columns:  # a 5G question is answered by clauses about 5G, not merely about 补贴
+            hits = [h for h in hits if index.intent_profile[h.position, columns].max() > 0]
+        if not hits:
+            return []
+        best = max(hits, key=lambda h: h.coverage)
+        if not paging and best.coverage < MIN_COVERAGE:
+            return []
         top = hits[0].score
         return [
             hit
-            for rank, hit in enumerate(hits)
-            if hit.coverage >= MIN_COVERAGE_MORE
-            and hit.score >= MIN_SCORE_RATIO_MORE * top
-            and (
-                (rank == 0 and not paging)
-                or not columns
-                or index.intent_profile[hit.position, columns].max() > 0
-            )
+            for hit in hits
+            if hit.coverage >= MIN_COVERAGE_MORE and hit.score >= MIN_SCORE_RATIO_MORE * top
         ]
 
     def _compose(self, hit: Hit, query, question: str) -> Answer:  # type: ignore[no-untyped-def]
