@@ -52,7 +52,8 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--json", action="store_true")
 
     serve = sub.add_parser("serve", help="run the chat channels")
-    serve.add_argument("channels", nargs="*", choices=["telegram", "wecom"], metavar="CHANNEL")
+    # no choices=: argparse (3.11) rejects an empty nargs="*" list against them; serve checks
+    serve.add_argument("channels", nargs="*", metavar="CHANNEL", help="telegram and/or wecom")
 
     bench = sub.add_parser("bench", help="retrieval benchmark on a synthetic corpus")
     bench.add_argument("--passages", type=int, default=100_000)

@@ -688,11 +688,9 @@ async def test_greeting_hint_and_every_command_fit_the_passive_limit(connect, re
 
 async def test_policybot_serve_runs_the_wecom_routes_over_http(settings, real_core) -> None:
     """``serve`` (bot/channels/serve.py) with WeCom: the echo vector and a question over TCP."""
-    import socket
+    from bot.channels.serve import listening_socket, serve
 
-    from bot.channels.serve import serve
-
-    listener = socket.create_server(("127.0.0.1", 0))
+    listener = listening_socket("127.0.0.1", 0)
     port = listener.getsockname()[1]
     stop = asyncio.Event()
     running = asyncio.create_task(
