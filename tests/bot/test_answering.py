@@ -146,3 +146,10 @@ def test_quotes_across_removed_markup_are_cut_not_glued(
     assert answers
     assert all(excerpt_is_verbatim(a.excerpt, _sources()) for a in answers)
     assert not any("*" in a.excerpt for a in answers)
+
+
+def test_markup_typed_into_a_question_is_not_searched(service: AnswerService) -> None:
+    plain = service.answer("东莞5G项目能拿多少补贴？").answers[0]
+    marked = service.answer("<b>东莞</b>5G项目能拿多少补贴？<script>alert(1)</script>&nbsp;")
+    assert marked.answers[0].passage_id == plain.passage_id
+    assert "alert" not in marked.understanding.content_terms
