@@ -13,9 +13,10 @@ import threading
 import time
 import tomllib
 from collections.abc import Collection
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+import numpy as np
 from sqlalchemy.engine import Engine
 
 from bot.compose import ExcerptCutter, citation
@@ -25,9 +26,11 @@ from intents import OTHER, get_classifier
 from intents.classifier import LEXICON_PATH
 from retrieval.normalize import normalize_text
 from retrieval.places import Place, load_gazetteer
-from retrieval.search import ClauseIndex, Hit, QueryBuilder, get_synonyms
+from retrieval.search import ClauseIndex, Hit, Query, QueryBuilder, get_synonyms
 from retrieval.store import (
+    LiveCorpus,
     ReloadReport,
+    StoredClause,
     StoredDocument,
     ensure_corpus,
     live_version,
@@ -99,7 +102,7 @@ class AnswerService:
 
     # -- the corpus -------------------------------------------------------------------------
 
-    def _build(self, corpus) -> ClauseIndex:  # type: ignore[no-untyped-def]
+    def _build(self, corpus: LiveCorpus) -> ClauseIndex:
         return ClauseIndex(corpus, tokenizer=self.tokenizer, classifier=self.classifier)
 
     @property
@@ -152,20 +155,20 @@ class AnswerService:
     # -- understanding ----------------------------------------------------------------------
 
     def understand(self, text: str) -> Understanding:
-        index = self.index
+        return self._understand(text, self.index)[0]
+
+    def _understand(self, text: str, index: ClauseIndex) -> tuple[Understanding, Query]:
+        """The question understood, and the query it makes (built once, used by ``answer``)."""
         normalized = normalize_text(text)
         classification = self.classifier.classify(normalized, normalized=True)
         places = self._places(normalized, index)
-        applicable = [(p.city, p.name if p.kind != "city" else None) for p in places]
-        unknown = None
-        for place, key in zip(places, applicable, strict=True):
-            mask = index.place_mask([key])
-            if mask is None or not mask.any():
-                unknown = place.name
-                break
-        query = self.queries.build(normalized, ignore=self._place_words(places))
+        unknown = next(
+            (p.name for p in places if not _applies(index.place_mask([_scope(p)]))), None
+        )
+        intents = {label: score for label, score in classification.scores if label != OTHER}
+        query = self.queries.build(normalized, ignore=self._place_words(places), intents=intents)
         first = places[0] if places else None
-        return Understanding(
+        understanding = Understanding(
             text=normalized,
             intents=[IntentScore(label, score) for label, score in classification.scores],
             cues=classification.cues,
@@ -176,6 +179,7 @@ class AnswerService:
             content_terms=query.content_terms,
             is_greeting=self._is_smalltalk(normalized),
         )
+        return understanding, query
 
     def _places(self, normalized: str, index: ClauseIndex) -> list[Place]:
         places = list(self.gazetteer.find(normalized))
@@ -221,34 +225,21 @@ class AnswerService:
         """
         k = k or self.settings.answers_per_reply
         index = self.index
-        understanding = self.understand(question)
+        understanding, query = self._understand(question, index)
         if city is not None:
             understanding.city, understanding.district = city, district
-            understanding.unknown_place = None
-            mask_places = [(city, district)]
-            mask = index.place_mask(mask_places)
-            if mask is None or not mask.any():
-                understanding.unknown_place = district or city
+            mask = index.place_mask([(city, district)])
+            understanding.unknown_place = None if _applies(mask) else district or city
         else:
-            mask_places = [
-                (p.city, p.name if p.kind != "city" else None) for p in understanding.places
-            ]
-        intent_scores = {i.label: i.score for i in understanding.intents if i.label != OTHER}
+            mask = index.place_mask([_scope(p) for p in understanding.places])
         if intents is not None:
-            intent_scores = {label: 1.0 for label in intents if label != OTHER}
+            query = replace(query, intents={label: 1.0 for label in intents if label != OTHER})
         if understanding.unknown_place:
             return Answered(understanding, abstained=True, reason="unknown_place")
-        query = self.queries.build(
-            understanding.text,
-            ignore=self._place_words(understanding.places),
-            intents=intent_scores,
-        )
         if not query.content_terms:
             return Answered(understanding, abstained=True, reason="empty")
-        hits = index.search(
-            query, k=SEARCH_DEPTH, mask=index.place_mask(mask_places), exclude_ids=exclude_ids
-        )
-        relevant = self._relevant(hits, paging=bool(exclude_ids), topics=intent_scores)
+        hits = index.search(query, k=SEARCH_DEPTH, mask=mask, exclude_ids=exclude_ids)
+        relevant = self._relevant(hits, paging=bool(exclude_ids), topics=query.intents)
         if not relevant:
             return Answered(understanding, abstained=True, reason="no_match")
         page = relevant[:k]
@@ -278,11 +269,18 @@ class AnswerService:
             if hit.coverage >= MIN_COVERAGE_MORE and hit.score >= MIN_SCORE_RATIO_MORE * top
         ]
 
-    def _compose(self, hit: Hit, query, question: str) -> Answer:  # type: ignore[no-untyped-def]
+    def _compose(self, hit: Hit, query: Query, question: str) -> Answer:
         excerpt = self.cutter.cut(hit.clause.text, query, question=question, seams=hit.clause.seams)
         return self._answer(hit.document, hit.clause, excerpt.text, excerpt.emphasis, hit.score)
 
-    def _answer(self, document, clause, excerpt, emphasis, score) -> Answer:  # type: ignore[no-untyped-def]
+    def _answer(
+        self,
+        document: StoredDocument,
+        clause: StoredClause,
+        excerpt: str,
+        emphasis: tuple[tuple[int, int], ...],
+        score: float,
+    ) -> Answer:
         return Answer(
             doc_number=document.doc_number,
             title=document.title,
@@ -331,3 +329,13 @@ class AnswerService:
                 if index.intent_profile[row, column] >= 0.5:
                     counts[label] += 1
         return result
+
+
+def _scope(place: Place) -> tuple[str, str | None]:
+    """The (city, district) whose documents apply to a place named in a question."""
+    return place.city, None if place.kind == "city" else place.name
+
+
+def _applies(mask: np.ndarray | None) -> bool:
+    """Whether some documents apply (None: no place named, so all of them do)."""
+    return mask is None or bool(mask.any())

@@ -193,14 +193,11 @@ class QueryBuilder:
         self.tokenizer = tokenizer
         self.synonyms = synonyms
         self.question_forms = QuestionForms()
-        frequencies = tokenizer._jieba.FREQ  # jieba's general-language word counts
-        self._total = float(tokenizer._jieba.total)
-        self._frequencies = frequencies
 
     def information(self, term: str) -> float:
         """Surprisal of a word in general Chinese: 公积金 says more than 企业; unknown says most."""
-        frequency = self._frequencies.get(term, 0)
-        return math.log(self._total / (frequency + 1.0))
+        frequency = self.tokenizer.general_frequency(term)
+        return math.log(self.tokenizer.general_total / (frequency + 1.0))
 
     def build(
         self,

@@ -18,8 +18,6 @@ from retrieval.normalize import normalize_text
 
 DATA_DIR = Path(__file__).resolve().parent / "data"
 
-_ASCII_WORD = re.compile(r"[a-z]+|\d+(?:\.\d+)?")
-
 
 def _read_lines(path: Path) -> list[str]:
     return [
@@ -62,6 +60,15 @@ class PolicyTokenizer:
             if word and word not in self.domain_words:
                 self._jieba.add_word(word, freq=2000)
                 self.domain_words.add(word)
+
+    def general_frequency(self, word: str) -> int:
+        """How often ``word`` occurs in jieba's general-Chinese dictionary (0: not in it)."""
+        return int(self._jieba.FREQ.get(word, 0))
+
+    @property
+    def general_total(self) -> float:
+        """The sum of all counts in jieba's dictionary."""
+        return float(self._jieba.total)
 
     def tokens(self, text: str, *, normalized: bool = False) -> list[str]:
         """The index terms of ``text`` (normalised first unless ``normalized``)."""
