@@ -96,7 +96,6 @@ class AnswerService:
         self._smalltalk_slack = int(smalltalk.get("slack", 2))
         corpus = ensure_corpus(engine=engine, corpus_dir=settings.corpus_dir)
         self._index = self._build(corpus)
-        self._swap_lock = threading.Lock()
         self._checked_at = time.monotonic()
         self._rebuilding = False
 
@@ -127,8 +126,7 @@ class AnswerService:
             corpus = load_live_corpus(self.engine)
             if corpus is not None and corpus.version != self._index.version:
                 index = self._build(corpus)
-                with self._swap_lock:
-                    self._index = index
+                self._index = index  # one reference swap: readers see old or new, never half
                 log.info("corpus version %s is live", corpus.version)
         except Exception:
             log.exception("could not load the new corpus; the old one keeps serving")
