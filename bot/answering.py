@@ -292,6 +292,7 @@ class AnswerService:
             score=score,
             citation=citation(document, clause.section),
             emphasis=emphasis,
+            source=document.source,
         )
 
     def search(self, query: str, *, k: int = 10) -> list[Answer]:

@@ -32,6 +32,7 @@ def create_tables(engine: Engine) -> None:
     """Create every PolicyBot table that is missing (all models register on SQLModel)."""
     import bot.channels.wecom_store
     import bot.models  # noqa: F401  (registers the dialogue tables)
-    import retrieval.store  # noqa: F401  (registers the corpus tables)
+    import retrieval.store  # (registers the corpus tables)
 
+    retrieval.store.upgrade_corpus_tables(engine)
     SQLModel.metadata.create_all(engine)

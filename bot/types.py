@@ -47,6 +47,10 @@ class Answer:
     score: float
     citation: str
     emphasis: tuple[tuple[int, int], ...] = ()
+    source: str | None = None  # the file the document was read from
+    level: str | None = None  # national | province | city | district (None: place unknown)
+    province: str | None = None
+    district: str | None = None
 
     def segments(self) -> list[tuple[str, bool]]:
         """The excerpt cut into (text, emphasised) runs, for channels that can emphasise."""
@@ -70,6 +74,10 @@ class Answer:
             "authority": self.authority,
             "date": self.date,
             "city": self.city,
+            "province": self.province,
+            "district": self.district,
+            "level": self.level,
+            "source": self.source,
             "section": self.section,
             "excerpt": self.excerpt,
             "passage": self.passage,

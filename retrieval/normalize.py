@@ -13,6 +13,10 @@ import opencc
 
 _SPACE_NEAR_WIDE = re.compile(r"(?<=[^\x00-\x7f])\s+|\s+(?=[^\x00-\x7f])")
 _SPACE_RUN = re.compile(r"\s+")
+# 業(yè)務(wù): pinyin pasted after characters by annotated pages (same pattern as retrieval.view)
+PINYIN_NOTE = re.compile(
+    r"(?<=[\u3400-\u9fff])\([a-zü]{0,5}[āáǎàēéěèīíǐìōóǒòūúǔùǖǘǚǜ][a-zü]{0,5}\)"
+)
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\u200b-\u200f\ufeff]")
 
 
@@ -32,6 +36,7 @@ def normalize_text(text: str) -> str:
     White space next to a Chinese character is dropped (PDF extraction scatters it: 最高 500 万);
     between ASCII words it shrinks to one space (iPhone 5G).
     """
+    text = PINYIN_NOTE.sub("", text)
     text = unicodedata.normalize("NFKC", text)
     text = _CONTROL.sub("", text)
     text = to_simplified(text)

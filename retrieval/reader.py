@@ -37,14 +37,16 @@ import re
 import statistics
 import tomllib
 import unicodedata
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from functools import cache
 from pathlib import Path
 
+from retrieval.docplace import document_place
 from retrieval.normalize import to_simplified
-from retrieval.places import CITY, PROVINCE, Gazetteer, load_gazetteer
+from retrieval.places import PROVINCE, Gazetteer, load_gazetteer
 from retrieval.types import DocumentError, ParsedClause, ParsedDocument
+from retrieval.view import Restorer, simplified_view
 
 __all__ = [
     "MAX_CLAUSE_CHARS",
@@ -214,6 +216,13 @@ class _Rules:
     salutation_never: tuple[str, ...]
     closing: tuple[str, ...]
     title_keywords: tuple[str, ...]
+    info_table_keys: tuple[str, ...]
+    breadcrumb: re.Pattern[str]
+    title_cut: re.Pattern[str]
+    title_max: int
+    national_bodies: tuple[str, ...]
+    link_farm_parts: int
+    body_title: tuple[re.Pattern[str], ...]
 
 
 @cache
@@ -239,6 +248,13 @@ def _rules(path: Path = RULES_FILE) -> _Rules:
         salutation_never=tuple(data["salutation"]["never"]),
         closing=tuple(data["closing"]["prefixes"]),
         title_keywords=tuple(data["title"]["keywords"]),
+        info_table_keys=tuple(data["chrome"]["info_table_keys"]),
+        breadcrumb=re.compile(data["chrome"]["breadcrumb_separator"]),
+        title_cut=re.compile("|".join(f"(?:{p})" for p in data["title_cleanup"]["cut"])),
+        title_max=int(data["title_cleanup"]["max_chars"]),
+        national_bodies=tuple(data["place"]["national_bodies"]),
+        link_farm_parts=int(data["chrome"]["link_farm_parts"]),
+        body_title=tuple(re.compile(p) for p in data["body_title"]["patterns"]),
     )
 
 
@@ -391,6 +407,21 @@ def _front_matter_end(lines: Sequence[str], rules: _Rules, hints: _Hints) -> int
 
 
 def _is_chrome(line: str, rules: _Rules, hints: _Hints) -> bool:
+    if _is_breadcrumb(line, rules):
+        crumb = rules.breadcrumb.split(line)[-1].strip()
+        if any(word in crumb for word in rules.title_keywords):
+            hints.note("crumb_title", crumb)  # the page's own name, last in its breadcrumb
+        return True
+    compact = _WHITE.sub("", line)
+    parts = re.split(r"\s*[-_|｜]\s*", line)
+    if len(parts) >= rules.link_farm_parts and not _HAS_SENTENCE_END.search(line):
+        return True  # 国产…-…在线-…: a link farm or a navigation bar
+    if sum(key in compact for key in rules.info_table_keys) >= 2:
+        for key in ("doc_number", "date", "authority", "title"):
+            for pattern in rules.hints.get(key, ()):
+                if match := pattern.search(line):
+                    hints.note(key, match.group("value"))
+        return True
     if not any(pattern.search(line) for pattern in rules.chrome):
         return False
     for key, patterns in rules.hints.items():
@@ -398,6 +429,13 @@ def _is_chrome(line: str, rules: _Rules, hints: _Hints) -> bool:
             if match := pattern.search(line):
                 hints.note(key, match.group("value"))
     return True
+
+
+def _is_breadcrumb(line: str, rules: _Rules) -> bool:
+    """首页 > 政务公开 > 通知公告: short parts between two or more separators."""
+    parts = rules.breadcrumb.split(line)
+    separators = (len(parts) - 1) // 2
+    return separators >= 2 and not _HAS_SENTENCE_END.search(line)
 
 
 # -- Header and signature ------------------------------------------------------------------
@@ -550,12 +588,14 @@ def _read_header(lines: list[_Line], rules: _Rules) -> tuple[_Header, int]:
             else:
                 runs.append([text])
             previous_was_title = True
-    if runs:
-        scored = [
-            (any(k in "".join(r) for k in rules.title_keywords), len("".join(r)), r) for r in runs
-        ]
-        best = max(scored, key=lambda item: (item[0], item[1]))[2]
-        header.title = _tidy_title("".join(best) if len(best) == 1 else _join_title(best))
+    candidates = [
+        _tidy_title("".join(run) if len(run) == 1 else _join_title(run), rules) for run in runs
+    ]
+    candidates = [c for c in candidates if 4 <= len(c) <= rules.title_max]
+    if candidates:
+        header.title = max(
+            candidates, key=lambda c: (any(k in c for k in rules.title_keywords), len(c))
+        )
     header.text = "\n".join(line.text for line in header_lines)
     return header, body_start
 
@@ -567,10 +607,23 @@ def _join_title(parts: list[str]) -> str:
     return joined
 
 
-def _tidy_title(title: str) -> str:
-    """Stray spaces from PDF layout removed: 工业互联网 产业 → 工业互联网产业."""
+def _tidy_title(title: str, rules: _Rules | None = None) -> str:
+    """Stray spaces from PDF layout removed (工业互联网 产业 → 工业互联网产业); site furniture
+    glued to it cut off (…通知[政策法规]发表于:…); a title printed twice kept once."""
     title = _SPACE_NEAR_WIDE.sub("", title.strip())
-    return _WHITE.sub(" ", title)
+    title = _WHITE.sub(" ", title)
+    if rules is not None and (cut := rules.title_cut.search(title)) and cut.start() >= 6:
+        title = title[: cut.start()].rstrip(" :：-—|")
+    return _once(title)
+
+
+def _once(title: str) -> str:
+    """A title whose tail repeats itself (X·Y·Y, as pages print a heading twice) → Y."""
+    for size in range(len(title) // 2, 5, -1):
+        tail = title[-size:]
+        if title[-2 * size : -size] == tail:
+            return tail
+    return title
 
 
 def _recipient(line: str, rules: _Rules) -> str:
@@ -1018,35 +1071,23 @@ def _title_authority(title: str | None, rules: _Rules) -> str | None:
     return _authority_of(title.split("关于", 1)[0], rules)
 
 
-def _places_of(
-    sources: Iterable[str | None], gazetteer: Gazetteer
-) -> tuple[str | None, str | None]:
-    """City and district from the first source naming a place (authority, then title, header)."""
-    for source in sources:
-        if not source:
-            continue
-        found = [p for p in gazetteer.find(source) if p.kind != PROVINCE]
-        if not found:
-            continue
-        first = found[0]
-        if first.kind != CITY:
-            return first.city, first.name
-        district = next((p.name for p in found if p.kind != CITY and p.city == first.name), None)
-        return first.name, district
-    return None, None
-
-
 # -- The document ------------------------------------------------------------------------
 
 
 def parse_policy_text(
     text: str, *, source: str, gazetteer: Gazetteer | None = None
 ) -> ParsedDocument:
-    """Read decoded policy text into a document; raises ValueError when it holds no policy text."""
+    """Read decoded policy text into a document; raises ValueError when it holds no policy text.
+
+    The rules read a simplified-character view of the text (see :mod:`retrieval.view`); what
+    is kept is restored to the file's own characters.
+    """
     rules = _rules()
     gazetteer = gazetteer or load_gazetteer()
+    view, positions = simplified_view(text)
+    restorer = Restorer(text, view, positions)
     hints = _Hints()
-    lines = _clean_lines(text, rules, hints)
+    lines = _clean_lines(view, rules, hints)
     if not lines:
         raise ValueError("no recognisable policy text (nothing but page furniture)")
     header, body_start = _read_header(lines, rules)
@@ -1059,14 +1100,14 @@ def parse_policy_text(
     if not clauses or han < MIN_POLICY_HAN_CHARS:
         raise ValueError("no recognisable policy text (no Chinese paragraphs found)")
 
-    title = header.title or _tidy_title(hints.values.get("title", "")) or Path(source).stem
+    title, title_source = _title(header, hints, paragraphs, rules)
     body_text = "\n".join(p.text for p in paragraphs)
     authority = (
         signer
         or header.authority
-        or hints.values.get("authority")
-        or _title_authority(header.title, rules)
-        or _inferred_authority(header.title, body_text, rules, gazetteer)
+        or _hint_authority(hints, rules)
+        or _title_authority(title, rules)
+        or _inferred_authority(title, body_text, rules, gazetteer)
     )
     doc_number = header.doc_number or _hint_doc_number(hints, rules)
     date = (
@@ -1075,20 +1116,80 @@ def parse_policy_text(
         or header.date
         or _parse_date(hints.values.get("published", ""))
     )
-    city, district = _places_of((authority, title, header.text), gazetteer)
-    clauses = _with_seams(clauses, text)
+    place = document_place(
+        gazetteer,
+        authority=authority,
+        title=title,
+        doc_number=doc_number,
+        header=" ".join(filter(None, (header.text, header.recipient))),
+        body=body_text,
+        national_bodies=rules.national_bodies,
+    )
+    clauses = _with_seams(clauses, view)
+    clauses = [
+        replace(
+            clause,
+            text=restorer.restore(clause.text),
+            headings=tuple(restorer.restore(h, ordered=False) for h in clause.headings),
+        )
+        for clause in clauses
+    ]
+    warnings = [
+        name
+        for name, missing in (
+            ("title", not title),
+            ("doc_number", not doc_number),
+            ("place", place.level is None),
+        )
+        if missing
+    ]
     return ParsedDocument(
         source=source,
-        doc_number=doc_number,
-        title=title,
-        authority=authority,
-        recipient=header.recipient,
+        doc_number=restorer.restore(doc_number, ordered=False) if doc_number else None,
+        title=restorer.restore(title, ordered=False) if title else "",
+        authority=restorer.restore(authority, ordered=False) if authority else None,
+        recipient=restorer.restore(header.recipient, ordered=False) if header.recipient else None,
         date=date,
-        city=city,
-        district=district,
+        city=place.city,
+        district=place.district,
+        province=place.province,
+        level=place.level,
+        title_source=title_source,
+        missing=tuple(warnings),
         clauses=clauses,
         text=text,
     )
+
+
+def _title(
+    header: _Header, hints: _Hints, paragraphs: Sequence[_Line], rules: _Rules
+) -> tuple[str, str]:
+    """The document's title and where it was found: its header, the page's information table
+    or breadcrumb, or (a page with none) its first line that reads like a heading."""
+    if header.title:
+        return header.title, "header"
+    for key, where in (("title", "page"), ("crumb_title", "breadcrumb")):
+        if value := _tidy_title(hints.values.get(key, ""), rules):
+            if 4 <= len(value) <= rules.title_max:
+                return value, where
+    opening = " ".join(p.text for p in paragraphs[:3])[:600]
+    for pattern in rules.body_title:
+        if match := pattern.search(opening):
+            return _tidy_title(match.group("value"), rules), "body"
+    for paragraph in paragraphs[:6]:
+        text = paragraph.text.strip()
+        if paragraph.heading or (
+            _heading_like(text) and not _parse_marker(text) and len(text) >= 6
+        ):
+            return _tidy_title(text, rules), "heading"
+    return "", "none"
+
+
+def _hint_authority(hints: _Hints, rules: _Rules) -> str | None:
+    value = hints.values.get("authority")
+    if not value:
+        return None
+    return _authority_of(value, rules) or value
 
 
 def _with_seams(clauses: list[ParsedClause], text: str) -> list[ParsedClause]:

@@ -120,6 +120,10 @@ class CorpusDocument(SQLModel, table=True):
     date: dt.date | None = None
     city: str | None = Field(default=None, max_length=64)
     district: str | None = Field(default=None, max_length=64)
+    province: str | None = Field(default=None, max_length=64)
+    level: str | None = Field(default=None, max_length=16)
+    title_source: str = Field(default="header", max_length=16)
+    missing: str = Field(default="", max_length=64)  # comma-separated: title,doc_number,place
     source: str = Field(sa_column=Column(Text, nullable=False))
     clause_count: int
     content_hash: str = Field(max_length=64)  # sha256 of the file's bytes
@@ -161,7 +165,26 @@ _clauses = CorpusClause.__table__  # type: ignore[attr-defined]
 
 def create_corpus_tables(engine: Engine) -> None:
     """Create the corpus tables that are missing (bot.db.create_tables creates all tables)."""
+    upgrade_corpus_tables(engine)
     SQLModel.metadata.create_all(engine, tables=_TABLES)
+
+
+def upgrade_corpus_tables(engine: Engine) -> None:
+    """Drop corpus tables written by an older PolicyBot (columns missing).
+
+    The corpus is derived data: the next start reloads it from CORPUS_DIR. Conversations,
+    question logs and lookups live in other tables and are kept.
+    """
+    from sqlalchemy import inspect
+
+    inspector = inspect(engine)
+    stale = False
+    for table in _TABLES:
+        if inspector.has_table(table.name):
+            present = {column["name"] for column in inspector.get_columns(table.name)}
+            stale = stale or not {column.name for column in table.columns} <= present
+    if stale:
+        SQLModel.metadata.drop_all(engine, tables=list(reversed(_TABLES)))
 
 
 # ----------------------------------------------------------------------------- public face
@@ -185,6 +208,21 @@ class StoredDocument:
     district: str | None
     source: str
     clause_count: int
+    province: str | None = None
+    level: str | None = None  # national | province | city | district; None: place unknown
+    title_source: str = "header"
+    missing: tuple[str, ...] = ()
+
+    @property
+    def place_label(self) -> str:
+        """Where the document applies, as people say it: 国家, 广东省, 深圳·南山区, 地区未知."""
+        if self.level == "national":
+            return "国家"
+        if self.level == "province":
+            return f"{self.province}省" if self.province else "省级"
+        if self.city and self.district:
+            return f"{self.city}·{self.district}"
+        return self.city or "地区未知"
 
     def to_json(self) -> dict[str, Any]:
         """The contract's document object (``policybot docs --json``)."""
@@ -196,6 +234,10 @@ class StoredDocument:
             "date": self.date,
             "city": self.city,
             "district": self.district,
+            "province": self.province,
+            "level": self.level,
+            "title_source": self.title_source,
+            "missing": list(self.missing),
             "source": self.source,
             "clauses": self.clause_count,
         }
@@ -659,6 +701,10 @@ def _stored_document(row: Any) -> StoredDocument:
         district=row.district,
         source=row.source,
         clause_count=row.clause_count,
+        province=row.province,
+        level=row.level,
+        title_source=row.title_source,
+        missing=tuple(m for m in (row.missing or "").split(",") if m),
     )
 
 
@@ -699,6 +745,10 @@ def _document_dict(
         "date": doc.date,
         "city": doc.city,
         "district": doc.district,
+        "province": doc.province,
+        "level": doc.level,
+        "title_source": doc.title_source,
+        "missing": ",".join(doc.missing),
         "source": doc.source,
         "clause_count": len(clause_rows),
     }

@@ -44,6 +44,10 @@ class ParsedDocument:
     date: dt.date | None
     city: str | None
     district: str | None
+    province: str | None = None
+    level: str | None = None  # national | province | city | district; None: place unknown
+    title_source: str = "header"  # header | page | breadcrumb | heading | none
+    missing: tuple[str, ...] = ()  # metadata not found: "title", "doc_number", "place"
     clauses: list[ParsedClause] = field(default_factory=list)
     text: str = ""  # the decoded source text, as in the file (for the verbatim property)
     encoding: str = "utf-8"

@@ -1,0 +1,120 @@
+"""Where a document applies: its level (national, province, city, district) and its place.
+
+Read from the authority, the title, the 文号's own prefix, the header and the body, in that
+order of trust: the first that names a place decides. Documents cite documents of other places
+and levels (《广东省…》, 粤工信…〔2022〕7号), so the body is read with its citations removed, and
+a body that names many cities is a province's.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from retrieval.places import CITY, NATIONAL, PROVINCE, Gazetteer, Place, level_rank
+
+_CITATION = re.compile(
+    r"《[^》]{0,120}》|[（(][^（()）]{0,80}[〔\[][0-9]{4}[〕\]][^（()）]{0,20}[)）]"
+)
+_MANY_CITIES = 3  # a body naming this many cities is about their province
+
+
+@dataclass(frozen=True, slots=True)
+class DocumentPlace:
+    """Where a document applies; every field None when nothing says."""
+
+    level: str | None = None
+    province: str | None = None
+    city: str | None = None
+    district: str | None = None  # full name: 南山区, 洪梅镇, 大亚湾开发区
+
+    @classmethod
+    def of(cls, place: Place) -> DocumentPlace:
+        district = place.full or place.name if place.level == "district" else None
+        city = place.city if place.kind != PROVINCE else None
+        return cls(place.level, place.province, city, district)
+
+
+def document_place(
+    gazetteer: Gazetteer,
+    *,
+    authority: str | None,
+    title: str | None,
+    doc_number: str | None,
+    header: str | None,
+    body: str,
+    national_bodies: Sequence[str],
+) -> DocumentPlace:
+    """The place a document applies to, from the most trusted source that names one."""
+    for source in (authority, title, header):
+        if not source:
+            continue
+        text = _CITATION.sub(" ", source) if source is header else source
+        places = gazetteer.find(text)
+        if places:
+            return DocumentPlace.of(_most_specific(places))
+        if any(body_name in text for body_name in national_bodies):
+            return DocumentPlace(NATIONAL)
+    if doc_number and (place := _from_doc_number(gazetteer, doc_number, body)):
+        return DocumentPlace.of(place)
+    return _from_body(gazetteer, body, national_bodies)
+
+
+def _most_specific(places: Sequence[Place]) -> Place:
+    """The deepest place of a text whose other places contain it (福州市鼓楼区 → 鼓楼区)."""
+    best = places[0]
+    for place in places[1:]:
+        if level_rank(place.level) > level_rank(best.level) and place.within(best):
+            best = place
+    return best
+
+
+def _from_doc_number(gazetteer: Gazetteer, doc_number: str, body: str) -> Place | None:
+    """揭府规〔2020〕3号: the prefix's first character names the city when the body names a
+    city of that initial (揭阳); a guess only confirmed by the text itself."""
+    initial = doc_number[:1]
+    for place in gazetteer.find(_CITATION.sub(" ", body)):
+        if place.kind == CITY and place.name.startswith(initial):
+            return place
+    return None
+
+
+def _from_body(gazetteer: Gazetteer, body: str, national_bodies: Iterable[str]) -> DocumentPlace:
+    """The body's own place: its city (and district) when it names few, its province when it
+    names many; national when it addresses every province."""
+    text = _CITATION.sub(" ", body)
+    if not gazetteer.matches(text):
+        text = body  # a page that names its place only in what it cites (《大亚湾…》)
+    head = text[:400]
+    if any(name in head for name in national_bodies if "各省" in name or "计划单列" in name):
+        return DocumentPlace(NATIONAL)
+    mentions = Counter()
+    first: dict[tuple[str, str | None], Place] = {}
+    for match in gazetteer.matches(text):
+        key = (match.place.name, match.place.city)
+        first.setdefault(key, match.place)
+        mentions[key] += 1
+    if not mentions:
+        return DocumentPlace()
+    places = list(first.values())
+    cities = {p.city for p in places if p.kind != PROVINCE}
+    if len(cities) >= _MANY_CITIES:
+        provinces = Counter(p.province for p in places if p.province)
+        province = gazetteer.province(provinces.most_common(1)[0][0]) if provinces else None
+        if province is not None:
+            return DocumentPlace.of(province)
+    local = [p for p in places if p.kind != PROVINCE]
+    if not local:
+        return DocumentPlace.of(places[0])
+    city_counts = Counter(p.city for p in local for _ in range(mentions[(p.name, p.city)]))
+    city = city_counts.most_common(1)[0][0]
+    in_city = [p for p in local if p.city == city]
+    districts = [p for p in in_city if p.kind != CITY]
+    if districts and not any(p.kind == CITY for p in in_city):
+        return DocumentPlace.of(max(districts, key=lambda p: mentions[(p.name, p.city)]))
+    if districts and len(districts) == 1 and mentions[(districts[0].name, city)] >= 2:
+        return DocumentPlace.of(districts[0])
+    city_place = next((p for p in in_city if p.kind == CITY), None) or gazetteer.city(city or "")
+    return DocumentPlace.of(city_place) if city_place else DocumentPlace()
