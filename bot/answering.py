@@ -16,7 +16,6 @@ from collections.abc import Collection
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-import numpy as np
 from sqlalchemy.engine import Engine
 
 from bot.compose import ExcerptCutter, citation
@@ -159,10 +158,9 @@ class AnswerService:
         """The question understood, and the query it makes (built once, used by ``answer``)."""
         normalized = normalize_text(text)
         classification = self.classifier.classify(normalized, normalized=True)
-        places = self._places(normalized, index)
-        unknown = next(
-            (p.name for p in places if not _applies(index.place_mask([_scope(p)]))), None
-        )
+        places = self._places(normalized)
+        tiers = index.tiers(places)
+        unknown = next((p.name for p in places if tiers is not None and not tiers.any()), None)
         intents = {label: score for label, score in classification.scores if label != OTHER}
         query = self.queries.build(normalized, ignore=self._place_words(places), intents=intents)
         first = places[0] if places else None
@@ -171,30 +169,36 @@ class AnswerService:
             intents=[IntentScore(label, score) for label, score in classification.scores],
             cues=classification.cues,
             places=places,
-            city=first.city if first else None,
-            district=first.name if first and first.kind != "city" else None,
+            city=(first.city or first.name) if first else None,
+            district=first.name if first and first.kind not in ("city", "province") else None,
             unknown_place=unknown,
             content_terms=query.content_terms,
             is_greeting=self._is_smalltalk(normalized),
         )
         return understanding, query
 
-    def _places(self, normalized: str, index: ClauseIndex) -> list[Place]:
-        places = list(self.gazetteer.find(normalized))
-        named = {p.name for p in places}
-        for document in index.documents.values():  # the corpus's own places, if not in the file
-            for name, kind in ((document.city, "city"), (document.district, "district")):
-                if name and name not in named and name in normalized and document.city:
-                    places.append(Place(name=name, kind=kind, city=document.city))
-                    named.add(name)
-        return places
+    def _places(self, normalized: str) -> list[Place]:
+        """The places a question names, the most specific of each chain (深圳南山 → 南山)."""
+        found = self.gazetteer.find(normalized)
+        return [p for p in found if not any(o != p and o.within(p) for o in found)]
+
+    def _place_of(self, city: str | None, district: str | None) -> Place | None:
+        """The place a follow-up names by city and district (那中山呢)."""
+        if district:
+            in_city = [
+                p for p in self.gazetteer.places_of(city or "") if district in (p.name, p.full)
+            ]
+            return in_city[0] if in_city else self.gazetteer.lookup(district)
+        if city:
+            return self.gazetteer.city(city) or self.gazetteer.lookup(city)
+        return None
 
     def _place_words(self, places: list[Place]) -> list[str]:
         words = []
         for place in places:
-            words.append(place.name)
-            words.extend(place.name + suffix for suffix in ("市", "区", "镇", "县"))
-        return words
+            words.extend({place.name, place.full})
+            words.extend(place.name + suffix for suffix in ("市", "区", "镇", "县", "省"))
+        return [w for w in words if w]
 
     def _is_smalltalk(self, normalized: str) -> bool:
         bare = _PUNCTUATION.sub("", normalized)
@@ -224,19 +228,22 @@ class AnswerService:
         k = k or self.settings.answers_per_reply
         index = self.index
         understanding, query = self._understand(question, index)
+        places = understanding.places
         if city is not None:
             understanding.city, understanding.district = city, district
-            mask = index.place_mask([(city, district)])
-            understanding.unknown_place = None if _applies(mask) else district or city
-        else:
-            mask = index.place_mask([_scope(p) for p in understanding.places])
+            place = self._place_of(city, district)
+            places = [place] if place is not None else []
+        tiers = index.tiers(places)
+        understanding.unknown_place = next(
+            (p.name for p in places if tiers is not None and not tiers.any()), None
+        )
         if intents is not None:
             query = replace(query, intents={label: 1.0 for label in intents if label != OTHER})
         if understanding.unknown_place:
             return Answered(understanding, abstained=True, reason="unknown_place")
         if not query.content_terms:
             return Answered(understanding, abstained=True, reason="empty")
-        hits = index.search(query, k=SEARCH_DEPTH, mask=mask, exclude_ids=exclude_ids)
+        hits = index.search(query, k=SEARCH_DEPTH, tiers=tiers, exclude_ids=exclude_ids)
         relevant = self._relevant(hits, paging=bool(exclude_ids), topics=query.intents)
         if not relevant:
             return Answered(understanding, abstained=True, reason="no_match")
@@ -293,6 +300,9 @@ class AnswerService:
             citation=citation(document, clause.section),
             emphasis=emphasis,
             source=document.source,
+            level=document.level,
+            province=document.province,
+            district=document.district,
         )
 
     def search(self, query: str, *, k: int = 10) -> list[Answer]:
@@ -328,13 +338,3 @@ class AnswerService:
                 if index.intent_profile[row, column] >= 0.5:
                     counts[label] += 1
         return result
-
-
-def _scope(place: Place) -> tuple[str, str | None]:
-    """The (city, district) whose documents apply to a place named in a question."""
-    return place.city, None if place.kind == "city" else place.name
-
-
-def _applies(mask: np.ndarray | None) -> bool:
-    """Whether some documents apply (None: no place named, so all of them do)."""
-    return mask is None or bool(mask.any())

@@ -206,12 +206,16 @@ def chinese_date(iso_date: str | None) -> str | None:
 
 
 def citation(document: StoredDocument, section: str) -> str:
-    """authority《title》doc_number, date, section — a document with no number by title and date."""
-    head = f"{document.authority or ''}《{document.title}》"
+    """authority《title》doc_number, date, section, and where it applies — a document with no
+    number by title and date; one with no title by its number or issuer; its place always,
+    so an answer from 广东省 or a national document (or of unknown place) says so."""
+    title = f"《{document.title}》" if document.title else ""
+    head = f"{document.authority or ''}{title}" or "（未识别到标题）"
     parts = [head + (document.doc_number or "")]
     date = chinese_date(document.date)
     if date:
         parts.append(date)
     if section:
         parts.append(section)
+    parts.append(f"适用：{document.place_label}")
     return "，".join(parts)

@@ -1125,7 +1125,6 @@ def parse_policy_text(
         body=body_text,
         national_bodies=rules.national_bodies,
     )
-    clauses = _with_seams(clauses, view)
     clauses = [
         replace(
             clause,
@@ -1134,6 +1133,7 @@ def parse_policy_text(
         )
         for clause in clauses
     ]
+    clauses = _with_seams(clauses, text)
     warnings = [
         name
         for name, missing in (
@@ -1193,37 +1193,45 @@ def _hint_authority(hints: _Hints, rules: _Rules) -> str | None:
 
 
 def _with_seams(clauses: list[ParsedClause], text: str) -> list[ParsedClause]:
-    """Mark where each clause's text skips markup of the source (see ``ParsedClause.seams``).
+    """Mark where each clause's text is not continuous in the file (see ``ParsedClause.seams``):
+    markup removed inside a sentence (``**``), a page-furniture line dropped between two lines
+    it joined. A quote that crosses a seam is cut there, so every quote stays verbatim.
 
-    The markup-free key is a subsequence of the white-space-free source; walking both side by
-    side maps every key character to its source position, and a jump is a seam.
+    The clause's characters are found in the file's (white space removed) in reading order; a
+    jump between two neighbours is a seam.
     """
     raw = "".join(text.split())
-    key = verbatim_key(text)
-    position_in_raw: list[int] = []
-    cursor = 0
-    for char in key:
-        cursor = raw.find(char, cursor)
-        position_in_raw.append(cursor)
-        cursor += 1
-    if len(key) == len(raw):
-        return clauses
     marked = []
     search_from = 0
     for clause in clauses:
         offsets = [i for i, char in enumerate(clause.text) if not char.isspace()]
         compact = "".join(clause.text[i] for i in offsets)
-        start = key.find(compact, search_from)
-        if start < 0:
-            start = key.find(compact)
-        if start < 0 or not compact:
+        if not compact:
             marked.append(clause)
             continue
-        search_from = start
+        probe = compact[: min(len(compact), 8)]
+        start = raw.find(probe, search_from)
+        if start < 0:
+            start = raw.find(probe)
+        if start < 0:
+            start = raw.find(compact[0], search_from)
+        if start < 0:
+            marked.append(clause)
+            continue
+        positions = []
+        cursor = start
+        for char in compact:
+            found = raw.find(char, cursor)
+            if found < 0:
+                break
+            positions.append(found)
+            cursor = found + 1
+        if len(positions) < len(compact):
+            marked.append(clause)
+            continue
+        search_from = positions[0]
         seams = tuple(
-            offsets[i]
-            for i in range(1, len(offsets))
-            if position_in_raw[start + i] != position_in_raw[start + i - 1] + 1
+            offsets[i] for i in range(1, len(positions)) if positions[i] != positions[i - 1] + 1
         )
         marked.append(replace(clause, seams=seams) if seams else clause)
     return marked

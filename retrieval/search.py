@@ -6,7 +6,7 @@ import math
 import re
 import tomllib
 from collections.abc import Collection, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
@@ -15,11 +15,18 @@ import numpy as np
 from intents import OTHER, IntentClassifier
 from retrieval.index import SparseBM25, top_k
 from retrieval.normalize import normalize_text
+from retrieval.places import Place
 from retrieval.store import LiveCorpus, StoredClause, StoredDocument
 from retrieval.tokenize import DATA_DIR, PolicyTokenizer
 
 SYNONYM_WEIGHT = 0.5  # a synonym counts half as much as the word the question used
 INTENT_BOOST = 0.35  # how much a clause about the question's topic moves up
+KIND_BOOST = 0.5  # how much a clause holding what the question asks for (a date, a phone) moves up
+# The fields of a clause, each scored by BM25 and scaled to its best clause, then added:
+# jieba words, characters and character pairs (laypeople and documents word things
+# differently), and the document's title and issuer (the programme a question names).
+FIELD_WEIGHTS = {"words": 1.0, "chars": 0.6, "title": 0.3}
+FUZZY_SHARE = 2 / 3  # a long word counts as present when this share of its character pairs is
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,6 +39,10 @@ class Query:
     alternatives: dict[str, frozenset[str]]  # content term -> itself and its synonyms
     parts: dict[str, frozenset[str]]  # content term -> its search-mode sub-words (融资, 租赁)
     intents: dict[str, float]  # label -> score (no "other")
+    chars: dict[str, float] = field(default_factory=dict)  # characters and character pairs
+    kinds: tuple[str, ...] = ()  # what it asks for: deadline, contact, amount, condition …
+    emphasis: dict[str, float] = field(default_factory=dict)  # content term -> 1, or less in
+    # the parts that introduce the asker (我是东莞做模具的小老板)
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,6 +56,7 @@ class Hit:
     bm25: float
     coverage: float  # share of the question's information the clause contains (0..1)
     matched: tuple[str, ...]  # the question's words (or their synonyms) found in the clause
+    tier: float = 1.0  # how near the document's place is to the place asked (1: the place itself)
 
 
 class Synonyms:
@@ -67,6 +79,51 @@ def get_synonyms() -> Synonyms:
     return Synonyms()
 
 
+class QuestionKinds:
+    """What a question asks for (a deadline, a contact, an amount …), from ``question_kinds.toml``."""
+
+    def __init__(self, path: Path = DATA_DIR / "question_kinds.toml") -> None:
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+        context = raw.pop("context", {})
+        self.cues = {kind: tuple(entry["cues"]) for kind, entry in raw.items()}
+        self.patterns = {kind: re.compile(entry["clause"]) for kind, entry in raw.items()}
+        self.openers = tuple(normalize_text(o) for o in context.get("openers", ()))
+        self.context_weight = float(context.get("weight", 0.5))
+
+    def of(self, normalized: str) -> tuple[str, ...]:
+        return tuple(kind for kind, cues in self.cues.items() if any(c in normalized for c in cues))
+
+    def context_parts(self, normalized: str) -> list[str]:
+        """The question's parts that introduce the asker rather than ask."""
+        parts = re.split(r"[，,。.？?！!；;：:]", normalized)
+        return [p for p in parts if p.strip().startswith(self.openers)]
+
+
+@lru_cache(maxsize=1)
+def get_question_kinds() -> QuestionKinds:
+    return QuestionKinds()
+
+
+def char_terms(normalized: str) -> list[str]:
+    """Characters and adjacent character pairs of the Chinese and alphanumeric runs."""
+    terms: list[str] = []
+    for run in _RUN.findall(normalized):
+        terms.extend(run)
+        terms.extend(run[i : i + 2] for i in range(len(run) - 1))
+    return terms
+
+
+_RUN = re.compile(r"[\u3400-\u9fffa-z0-9]+")
+
+
+# Place tiers: how near a document's place is to the place a question names.
+TIER_SAME = 1.0  # the place itself (南山区 for 南山)
+TIER_CITY = 0.9  # its city (深圳 for 南山)
+TIER_PROVINCE = 0.8  # its province (广东)
+TIER_NATIONAL = 0.7  # national documents apply everywhere
+TIER_UNKNOWN = 0.55  # a document whose place could not be read: ranked after those that match
+
+
 class ClauseIndex:
     """One corpus version, indexed. Immutable: a reload builds a new one and swaps it in."""
 
@@ -82,60 +139,129 @@ class ClauseIndex:
         self.clauses: list[StoredClause] = list(corpus.clauses)
         self.tokenizer = tokenizer
         tokenizer.add_words(_place_words(corpus.documents.values()))
+        self.kinds = get_question_kinds()
+        doc_keys = sorted(self.documents)
+        doc_row = {key: i for i, key in enumerate(doc_keys)}
+        self.doc_of_clause = np.array(
+            [doc_row[clause.doc_key] for clause in self.clauses], dtype=np.int32
+        )
         # a clause's headings help it match: 特聘人才 under （二）加大对数字化人才培养和引进
-        self.tokens: list[list[str]] = [
-            tokenizer.tokens(" ".join((*clause.headings, clause.text))) for clause in self.clauses
-        ]
+        texts = [normalize_text(" ".join((*c.headings, c.text))) for c in self.clauses]
+        self.tokens: list[list[str]] = [tokenizer.tokens(t, normalized=True) for t in texts]
         self.token_sets: list[frozenset[str]] = [frozenset(tokens) for tokens in self.tokens]
-        self.bm25 = SparseBM25(self.tokens or [["∅"]])
+        self.words = SparseBM25(self.tokens or [["∅"]])
+        self.bm25 = self.words  # the plain BM25 of words (rank-bm25 parity)
+        self.chars = SparseBM25([char_terms(t) for t in texts] or [["∅"]])
+        title_texts = [
+            normalize_text(f"{self.documents[k].title} {self.documents[k].authority or ''}")
+            for k in doc_keys
+        ]
+        title_tokens = [tokenizer.tokens(t, normalized=True) for t in title_texts]
+        self.titles = SparseBM25([t or ["∅"] for t in title_tokens] or [["∅"]])
+        # what coverage is checked against: the clause in its document's context
+        self.context_text = [
+            f"{title_texts[self.doc_of_clause[i]]} {t}" for i, t in enumerate(texts)
+        ]
+        self.context_tokens = [
+            self.token_sets[i] | frozenset(title_tokens[self.doc_of_clause[i]])
+            for i in range(len(self.clauses))
+        ]
+        self.kind_masks = {
+            kind: np.array([bool(pattern.search(t)) for t in texts], dtype=bool)
+            for kind, pattern in self.kinds.patterns.items()
+        }
         self.labels = [label for label in classifier.order if label != OTHER]
         profile = np.zeros((len(self.clauses), len(self.labels)), dtype=np.float64)
-        for row, clause in enumerate(self.clauses):
-            scores = dict(classifier.classify(" ".join((*clause.headings, clause.text))).scores)
+        for row, text in enumerate(texts):
+            scores = dict(classifier.classify(text, normalized=True).scores)
             for column, label in enumerate(self.labels):
                 profile[row, column] = scores.get(label, 0.0)
         self.intent_profile = profile
         self.position_of = {clause.id: i for i, clause in enumerate(self.clauses)}
         doc_of = [self.documents[clause.doc_key] for clause in self.clauses]
+        self.clause_level = np.array([doc.level or "" for doc in doc_of], dtype=object)
+        self.clause_province = np.array([doc.province or "" for doc in doc_of], dtype=object)
         self.clause_city = np.array([doc.city or "" for doc in doc_of], dtype=object)
         self.clause_district = np.array([doc.district or "" for doc in doc_of], dtype=object)
 
-    def place_mask(self, places: Sequence[tuple[str, str | None]]) -> np.ndarray | None:
-        """Clauses that apply to any of the (city, district) places; None means everywhere.
+    def tiers(self, places: Sequence[Place]) -> np.ndarray | None:
+        """Per clause, how near its document's place is to any of ``places`` (0: another
+        place's document); None when no place is named (every document applies).
 
-        A city's own documents apply to all its districts and towns; a district's documents
-        apply to that district only.
+        A question about 南山 is answered from 南山's documents, then 深圳's, 广东's and
+        national ones; a document whose place is unknown comes after those.
         """
         if not places:
             return None
-        mask = np.zeros(len(self.clauses), dtype=bool)
-        for city, district in places:
-            in_city = self.clause_city == city
-            if district:
-                mask |= in_city & (
-                    (self.clause_district == "") | (self.clause_district == district)
-                )
+        tier = np.zeros(len(self.clauses), dtype=np.float64)
+        national = self.clause_level == "national"
+        unknown = self.clause_level == ""
+        for place in places:
+            in_province = self.clause_province == (place.province or "")
+            province_level = (self.clause_level == "province") & in_province
+            in_city = self.clause_city == (place.city or "")
+            if place.kind == "province":
+                same = in_province
+                city_level = np.zeros_like(same)
+            elif place.kind == "city":
+                same = in_city  # a city's question is answered by its districts' documents too
+                city_level = np.zeros_like(same)
             else:
-                mask |= in_city
-        return mask
+                same = in_city & (self.clause_district == place.display)
+                city_level = in_city & (self.clause_level == "city")
+            tier = np.maximum(tier, np.where(same, TIER_SAME, 0.0))
+            tier = np.maximum(tier, np.where(city_level, TIER_CITY, 0.0))
+            if place.kind != "province":
+                tier = np.maximum(tier, np.where(province_level, TIER_PROVINCE, 0.0))
+        tier = np.maximum(tier, np.where(national, TIER_NATIONAL, 0.0))
+        tier = np.maximum(tier, np.where(unknown, TIER_UNKNOWN, 0.0))
+        return tier
+
+    def local(self, places: Sequence[Place]) -> bool:
+        """Whether documents of these places (or their city or province) are loaded."""
+        tiers = self.tiers(places)
+        return tiers is None or bool((tiers >= TIER_PROVINCE).any())
+
+    def field_scores(self, query: Query) -> np.ndarray:
+        """The fields' BM25 scores, each scaled to its best clause, weighted and added."""
+        total = np.zeros(len(self.clauses), dtype=np.float64)
+        title_scores = self.titles.scores(query.terms)[self.doc_of_clause] if query.terms else None
+        fields = (
+            ("words", self.words.scores(query.terms)),
+            ("chars", self.chars.scores(query.chars)),
+            ("title", title_scores),
+        )
+        for name, scores in fields:
+            if scores is None or not len(scores):
+                continue
+            best = float(scores.max())
+            if best > 0:
+                total += FIELD_WEIGHTS[name] * scores / best
+        return total
 
     def search(
         self,
         query: Query,
         *,
         k: int,
-        mask: np.ndarray | None = None,
+        tiers: np.ndarray | None = None,
         exclude_ids: Collection[str] = (),
     ) -> list[Hit]:
         if not self.clauses:
             return []
-        bm25 = self.bm25.scores(query.terms)
-        score = bm25
+        bm25 = self.words.scores(query.terms)
+        score = self.field_scores(query)
         if query.intents and self.labels:
             weights = np.array([query.intents.get(label, 0.0) for label in self.labels])
             if weights.sum() > 0:
                 affinity = self.intent_profile @ (weights / weights.sum())
-                score = bm25 * (1.0 + INTENT_BOOST * affinity)
+                score = score * (1.0 + INTENT_BOOST * affinity)
+        for kind in query.kinds:
+            mask = self.kind_masks.get(kind)
+            if mask is not None:
+                score = score * np.where(mask, 1.0 + KIND_BOOST, 1.0)
+        if tiers is not None:
+            score = score * tiers
         if exclude_ids:
             score = score.copy()
             for passage_id in exclude_ids:
@@ -143,7 +269,7 @@ class ClauseIndex:
                 if position is not None:
                     score[position] = 0.0
         hits = []
-        for position in top_k(score, k, mask=mask):
+        for position in top_k(score, k):
             coverage, matched = self.coverage(query, position)
             hits.append(
                 Hit(
@@ -154,14 +280,18 @@ class ClauseIndex:
                     bm25=float(bm25[position]),
                     coverage=coverage,
                     matched=matched,
+                    tier=1.0 if tiers is None else float(tiers[position]),
                 )
             )
         return hits
 
     def coverage(self, query: Query, position: int) -> tuple[float, tuple[str, ...]]:
-        """How much of what the question says the clause contains, by information weight."""
-        tokens = self.token_sets[position]
-        total = sum(query.information.values())
+        """How much of what the question says the clause (in its document) contains, by
+        information weight; the parts introducing the asker count less."""
+        tokens = self.context_tokens[position]
+        text = self.context_text[position]
+        weight = {t: query.information[t] * query.emphasis.get(t, 1.0) for t in query.content_terms}
+        total = sum(weight.values())
         if total <= 0:
             return 0.0, ()
         matched = tuple(
@@ -169,8 +299,18 @@ class ClauseIndex:
             for term in query.content_terms
             if query.alternatives[term] & tokens
             or (query.parts[term] and query.parts[term] <= tokens)
+            or any(alternative in text for alternative in query.alternatives[term])
+            or _mostly_in(term, text)
         )
-        return sum(query.information[term] for term in matched) / total, matched
+        return sum(weight[term] for term in matched) / total, matched
+
+
+def _mostly_in(term: str, text: str) -> bool:
+    """A long word whose character pairs mostly occur in ``text`` (首台套 in 首台(套))."""
+    if len(term) < 3:
+        return False
+    pairs = [term[i : i + 2] for i in range(len(term) - 1)]
+    return sum(pair in text for pair in pairs) >= FUZZY_SHARE * len(pairs)
 
 
 class QuestionForms:
@@ -193,6 +333,7 @@ class QueryBuilder:
         self.tokenizer = tokenizer
         self.synonyms = synonyms
         self.question_forms = QuestionForms()
+        self.kinds = get_question_kinds()
 
     def information(self, term: str) -> float:
         """Surprisal of a word in general Chinese: 公积金 says more than 企业; unknown says most."""
@@ -207,7 +348,10 @@ class QueryBuilder:
         intents: dict[str, float] | None = None,
     ) -> Query:
         ignored = sorted({normalize_text(word) for word in ignore}, key=len, reverse=True)
-        text = self.question_forms.strip(normalize_text(text))
+        normalized = normalize_text(text)
+        kinds = self.kinds.of(normalized)
+        context = " ".join(self.kinds.context_parts(normalized))
+        text = self.question_forms.strip(normalized)
         for place in ignored:  # 南头镇 goes whole, not 南头 leaving a stray 镇
             text = text.replace(place, " ")
         content: list[str] = []
@@ -224,6 +368,13 @@ class QueryBuilder:
         # jieba's search mode gives 融资, 租赁 and 融资租赁: all are searched, but what the
         # question says is counted once, by its longest words
         longest = [t for t in content if not any(t != o and t in o for o in content)]
+        asking = normalized.replace(context, " ") if context else normalized
+        emphasis = {
+            t: self.kinds.context_weight for t in longest if t in context and t not in asking
+        }
+        chars: dict[str, float] = {}
+        for term in char_terms(text):
+            chars[term] = chars.get(term, 0.0) + 1.0
         return Query(
             terms=terms,
             content_terms=longest,
@@ -231,6 +382,9 @@ class QueryBuilder:
             alternatives={token: self.synonyms.of(token) for token in longest},
             parts={t: frozenset(o for o in content if o != t and o in t) for t in longest},
             intents={label: score for label, score in (intents or {}).items() if label != OTHER},
+            chars=chars,
+            kinds=kinds,
+            emphasis=emphasis,
         )
 
 

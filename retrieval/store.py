@@ -755,7 +755,10 @@ def _document_dict(
     canonical = json.dumps(
         [
             {**metadata, "date": doc.date.isoformat() if doc.date else None},
-            [(row["id"], row["section"], row["headings"], row["text"]) for row in clause_rows],
+            [
+                (row["id"], row["section"], row["headings"], row["text"], row["seams"])
+                for row in clause_rows
+            ],
         ],
         ensure_ascii=False,
         sort_keys=True,
