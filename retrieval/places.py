@@ -379,14 +379,15 @@ def _get(table: object, key: str) -> object:
 
 
 def _jieba_frequencies() -> dict[str, int]:
-    """jieba's general-Chinese word counts, read from its dictionary file (no model load)."""
+    """jieba's general-Chinese counts of common words that are not place names (its ``ns``
+    tag), read from its dictionary file (no model load)."""
     import jieba
 
     frequencies: dict[str, int] = {}
     with (Path(jieba.__file__).parent / "dict.txt").open(encoding="utf-8") as handle:
         for line in handle:
             parts = line.split()
-            if len(parts) >= 2 and 2 <= len(parts[0]) <= 4:
+            if len(parts) >= 3 and 2 <= len(parts[0]) <= 4 and parts[2] != "ns":
                 frequencies[parts[0]] = int(parts[1])
     return frequencies
 

@@ -24,7 +24,7 @@ def names(places: list[Place]) -> list[tuple[str, str, str]]:
 @pytest.mark.parametrize(
     ("text", "expected"),
     [
-        ("东莞市长安镇的模具企业", [("东莞", "city", "东莞"), ("长安", "town", "东莞")]),
+        ("东莞市长安镇的模具企业", [("东莞", "city", "东莞"), ("长安镇", "town", "东莞")]),
         ("宝安区上云上平台有什么补贴", [("宝安", "district", "深圳")]),
         ("松山湖和虎门有什么政策", [("松山湖", "district", "东莞"), ("虎门", "town", "东莞")]),
         (
@@ -42,7 +42,13 @@ def names(places: list[Place]) -> list[tuple[str, str, str]]:
         ("北京中关村", [("北京", "city", "北京"), ("中关村", "district", "北京")]),
         ("浦东新区的政策", [("浦东", "district", "上海")]),
         ("杭州有没有5G补贴", [("杭州", "city", "杭州")]),
-        ("浙江省的政策", [("浙江", "province", "浙江")]),
+        ("浙江省的政策", [("浙江", "province", None)]),
+        ("广东省的政策", [("广东", "province", None)]),
+        ("福州市鼓楼区", [("福州", "city", "福州"), ("鼓楼区", "district", "福州")]),
+        ("南京市鼓楼区", [("南京", "city", "南京"), ("鼓楼区", "district", "南京")]),
+        ("青岛城阳区", [("青岛", "city", "青岛"), ("城阳", "district", "青岛")]),
+        ("长沙县首次入规", [("长沙县", "district", "长沙")]),
+        ("人民政府和政府部门资金安排", []),
     ],
 )
 def test_find(gazetteer: Gazetteer, text: str, expected: list[tuple[str, str, str]]) -> None:
@@ -70,7 +76,6 @@ def test_longest_match_first(gazetteer: Gazetteer) -> None:
         "和平发展",
         "蓝天白云",
         "在京东开店",
-        "广东省的政策",  # the whole corpus: naming it narrows nothing
     ],
 )
 def test_words_that_only_contain_a_place_name(gazetteer: Gazetteer, text: str) -> None:
@@ -78,17 +83,18 @@ def test_words_that_only_contain_a_place_name(gazetteer: Gazetteer, text: str) -
 
 
 def test_strict_names_count_with_their_suffix(gazetteer: Gazetteer) -> None:
-    assert names(gazetteer.find("光明区的企业")) == [("光明", "district", "深圳")]
-    assert names(gazetteer.find("新兴县")) == [("新兴", "town", "云浮")]
+    assert names(gazetteer.find("光明区的企业")) == [("光明区", "district", "深圳")]
+    assert names(gazetteer.find("新兴县")) == [("新兴县", "district", "云浮")]
+    assert gazetteer.find("光明的未来") == []
 
 
 def test_one_character_names_only_in_context(gazetteer: Gazetteer) -> None:
     assert [p.name for p in gazetteer.find("在莞落户的企业")] == ["东莞"]
     assert [p.name for p in gazetteer.find("莞企数字化")] == ["东莞"]
     assert [p.name for p in gazetteer.find("来穗创业")] == ["广州"]
-    assert gazetteer.find("东莞莞城") == [
-        Place("东莞", "city", "东莞"),
-        Place("莞城", "district", "东莞"),
+    assert names(gazetteer.find("东莞莞城")) == [
+        ("东莞", "city", "东莞"),
+        ("莞城", "district", "东莞"),
     ]
     assert gazetteer.find("穗府办[2017]1号") == []
 
@@ -102,7 +108,8 @@ def test_one_character_names_only_in_context(gazetteer: Gazetteer) -> None:
         ("东莞", "东莞"),
         ("长安镇", "东莞"),
         ("火炬开发区", "中山"),
-        ("光明", "深圳"),
+        ("光明区", "深圳"),
+        ("光明", None),
         ("鹏城", "深圳"),
         ("中关村", "北京"),
         ("浙江", None),
@@ -115,7 +122,7 @@ def test_city_of(gazetteer: Gazetteer, name: str, city: str | None) -> None:
 
 def test_cities(gazetteer: Gazetteer) -> None:
     cities = gazetteer.cities()
-    assert cities[: len(GUANGDONG)] == GUANGDONG
+    assert set(cities[: len(GUANGDONG)]) == set(GUANGDONG)  # the preferred province first
     for city in ("北京", "上海", "天津", "重庆", "杭州", "苏州", "南京", "成都", "武汉", "西安"):
         assert city in cities
     assert "浙江" not in cities
@@ -124,7 +131,7 @@ def test_cities(gazetteer: Gazetteer) -> None:
 def test_districts_and_towns_of_the_corpus_cities(gazetteer: Gazetteer) -> None:
     dongguan = {p.name for p in gazetteer.places_of("东莞")}
     assert {
-        "长安",
+        "长安镇",
         "松山湖",
         "虎门",
         "厚街",
@@ -142,7 +149,7 @@ def test_districts_and_towns_of_the_corpus_cities(gazetteer: Gazetteer) -> None:
         "番禺",
         "海珠",
         "越秀",
-        "白云",
+        "白云区",  # 白云 alone is an ordinary word (白云 in the sky)
         "南沙",
         "花都",
         "增城",
@@ -157,10 +164,10 @@ def test_districts_and_towns_of_the_corpus_cities(gazetteer: Gazetteer) -> None:
         "福田",
         "罗湖",
         "龙岗",
-        "光明",
+        "光明区",  # 光明 and 大鹏 are ordinary words: named in full
         "坪山",
         "盐田",
-        "大鹏",
+        "大鹏新区",  # a new area the dataset lacks (places.toml), named in full
         "前海",
     }
     assert shenzhen <= {p.name for p in gazetteer.places_of("深圳")}
@@ -170,11 +177,15 @@ def test_gazetteer_is_loaded_once() -> None:
     assert load_gazetteer() is load_gazetteer()
 
 
-def test_a_name_listed_twice_is_refused() -> None:
-    with pytest.raises(ValueError, match="listed twice"):
-        Gazetteer([Place("南山", "district", "深圳"), Place("南山", "district", "珠海")])
-
-
-def test_an_alias_of_an_unknown_place_is_refused() -> None:
-    with pytest.raises(ValueError, match="unknown place"):
-        Gazetteer([Place("深圳", "city", "深圳")], aliases={"鹏城": "深训"})
+def test_places_have_levels_and_provinces(gazetteer: Gazetteer) -> None:
+    nanshan = gazetteer.lookup("南山区")
+    assert nanshan is not None and (nanshan.level, nanshan.province, nanshan.city) == (
+        "district",
+        "广东",
+        "深圳",
+    )
+    tianjin = gazetteer.lookup("天津")
+    assert tianjin is not None and (tianjin.kind, tianjin.province) == ("city", "天津")
+    guangxi = gazetteer.lookup("广西壮族自治区")
+    assert guangxi is not None and (guangxi.name, guangxi.kind) == ("广西", "province")
+    assert nanshan.within(gazetteer.lookup("深圳")) and nanshan.within(gazetteer.lookup("广东"))

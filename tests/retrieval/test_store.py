@@ -99,6 +99,10 @@ def test_first_load_stores_documents_and_clauses(db_engine: Engine) -> None:
         "date": "2021-06-09",
         "city": "东莞",
         "district": None,
+        "province": None,
+        "level": None,
+        "title_source": "header",
+        "missing": [],
         "source": "corpus/a.txt",
         "clauses": 3,
     }
