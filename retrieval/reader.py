@@ -1169,9 +1169,9 @@ def _title(
     if header.title:
         return header.title, "header"
     for key, where in (("title", "page"), ("crumb_title", "breadcrumb")):
-        if value := _tidy_title(hints.values.get(key, ""), rules):
-            if 4 <= len(value) <= rules.title_max:
-                return value, where
+        value = _tidy_title(hints.values.get(key, ""), rules)
+        if 4 <= len(value) <= rules.title_max:
+            return value, where
     opening = " ".join(p.text for p in paragraphs[:3])[:600]
     for pattern in rules.body_title:
         if match := pattern.search(opening):

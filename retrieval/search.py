@@ -80,7 +80,7 @@ def get_synonyms() -> Synonyms:
 
 
 class QuestionKinds:
-    """What a question asks for (a deadline, a contact, an amount …), from ``question_kinds.toml``."""
+    """What a question asks for (a deadline, a contact, an amount …): question_kinds.toml."""
 
     def __init__(self, path: Path = DATA_DIR / "question_kinds.toml") -> None:
         raw = tomllib.loads(path.read_text(encoding="utf-8"))

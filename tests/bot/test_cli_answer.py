@@ -87,7 +87,7 @@ def test_ask_json_is_the_contract_object(
     assert set(answer) == ANSWER_KEYS
     assert answer["question"] == QUESTION and answer["city"] == "东莞"
     assert not answer["abstained"] and answer["answers"]
-    assert HIT_KEYS <= set(answer["answers"][0])  # the contract's keys; extensions follow
+    assert set(answer["answers"][0]) >= HIT_KEYS  # the contract's keys; extensions follow
     assert {"level", "province", "district", "source"} <= set(answer["answers"][0])
     assert answer["answers"][0]["level"] == "city"
     assert [i["label"] for i in answer["intents"]][:2] in (["5g", "funding"], ["funding", "5g"])
@@ -175,6 +175,6 @@ def test_search_jsonl(
     rows = [json.loads(line) for line in out.splitlines()]
     assert len(rows) == 5
     assert rows[0]["query"] == "5G基站 规划建设" and len(rows[0]["hits"]) == 2
-    assert HIT_KEYS <= set(rows[0]["hits"][0])
+    assert set(rows[0]["hits"][0]) >= HIT_KEYS
     assert len(rows[1]["hits"]) == 4
     assert "k" in rows[2]["error"] and rows[3]["line"] == 4 and "query" in rows[4]["error"]
