@@ -64,6 +64,8 @@ LEAD_TITLE_MAX_CHARS = 40  # the lead sentence of an item counts as its title up
 HEADER_MAX_LINES = 12  # the header (body, 文号, title) is found within the first lines
 LIST_ITEM_MAX_CHARS = 60  # items of a list (…如下：（一）…（二）…) this short join its opening line
 MIN_INLINE_PART_CHARS = 30  # 一是…二是… parts shorter than this on average stay together
+SIGNATURE_TAIL_LINES = 4  # a bare date line this near the end is the signing date
+LABEL_MAX_CHARS = 16  # a line this short ending in a colon labels the next (申报时间:)
 MIN_POLICY_HAN_CHARS = 10  # fewer Chinese characters than this in all clauses: no policy text
 
 _HAN = r"\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
@@ -214,6 +216,7 @@ class _Rules:
     salutation_prefixes: tuple[str, ...]
     salutation_max: int
     salutation_never: tuple[str, ...]
+    addressees: re.Pattern[str]
     closing: tuple[str, ...]
     title_keywords: tuple[str, ...]
     info_table_keys: tuple[str, ...]
@@ -246,6 +249,7 @@ def _rules(path: Path = RULES_FILE) -> _Rules:
         salutation_prefixes=tuple(data["salutation"]["prefixes"]),
         salutation_max=int(data["salutation"]["max_chars"]),
         salutation_never=tuple(data["salutation"]["never"]),
+        addressees=re.compile(data["salutation"]["addressees"]),
         closing=tuple(data["closing"]["prefixes"]),
         title_keywords=tuple(data["title"]["keywords"]),
         info_table_keys=tuple(data["chrome"]["info_table_keys"]),
@@ -518,7 +522,7 @@ def _date_line(line: str, rules: _Rules) -> tuple[dt.date, str | None] | None:
 def _is_salutation(line: str, rules: _Rules) -> bool:
     if not line.endswith((":", "：")) or _HAS_SENTENCE_END.search(line):
         return False
-    if line.startswith(rules.salutation_prefixes):
+    if line.startswith(rules.salutation_prefixes) or rules.addressees.search(line):
         return True
     return (
         len(line) <= rules.salutation_max
@@ -690,6 +694,8 @@ def _breaks(previous: _Line, line: _Line, wrap: int | None) -> bool:
         return True
     if _parse_marker(line.text):
         return True
+    if previous.text.endswith((":", "：")) and len(previous.text) <= LABEL_MAX_CHARS:
+        return bool(_parse_marker(previous.text)) and len(previous.text) > LABEL_MAX_CHARS
     if _ENDS_SENTENCE.search(previous.text):
         return True
     if wrap is not None:
@@ -814,8 +820,17 @@ class _ClauseBuilder:
     # paragraphs
     def _unnumbered(self, index: int, paragraph: _Line) -> int:
         text = paragraph.text
+        # the one line under a numbered title (一、申报时间 / 2025年11月6日-11月19日) is its text
+        under_title = (
+            index > 0
+            and self.markers[index - 1] is not None
+            and _heading_like(self.paragraphs[index - 1].text)
+        )
         if paragraph.heading or (
-            _heading_like(text) and index + 1 < len(self.paragraphs) and self.markers[index + 1]
+            _heading_like(text)
+            and not under_title
+            and index + 1 < len(self.paragraphs)
+            and self.markers[index + 1]
         ):
             self._float_heading(text, markdown=paragraph.heading)
             return 0
@@ -1026,8 +1041,12 @@ def _signature(body: list[_Line], rules: _Rules) -> tuple[dt.date | None, str | 
         if line.heading:
             continue
         if (dated := _date_line(line.text, rules)) is not None:
-            dates.append((index, dated[0], dated[1]))
-            signature_lines.add(index)
+            signed_off = index >= len(body) - SIGNATURE_TAIL_LINES or dated[1] is not None or (
+                index > 0 and _authority_of(body[index - 1].text, rules) is not None
+            )
+            if signed_off:  # a date alone mid-text (申报时间 … 2021年9月10日) is content
+                dates.append((index, dated[0], dated[1]))
+                signature_lines.add(index)
         elif _authority_of(line.text, rules) is not None:
             signature_lines.add(index)
     date = authority = None
@@ -1209,10 +1228,14 @@ def _with_seams(clauses: list[ParsedClause], text: str) -> list[ParsedClause]:
         if not compact:
             marked.append(clause)
             continue
-        probe = compact[: min(len(compact), 8)]
-        start = raw.find(probe, search_from)
-        if start < 0:
-            start = raw.find(probe)
+        start = -1
+        length = len(compact)
+        while length >= 2 and start < 0:  # the longest opening found anchors the clause
+            probe = compact[:length]
+            start = raw.find(probe, search_from)
+            if start < 0:
+                start = raw.find(probe)
+            length = length * 2 // 3
         if start < 0:
             start = raw.find(compact[0], search_from)
         if start < 0:
