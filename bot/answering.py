@@ -25,7 +25,7 @@ from intents import OTHER, get_classifier
 from intents.classifier import LEXICON_PATH
 from retrieval.normalize import normalize_text
 from retrieval.places import Place, load_gazetteer
-from retrieval.search import ClauseIndex, Hit, Query, QueryBuilder, get_synonyms
+from retrieval.search import TIER_PROVINCE, ClauseIndex, Hit, Query, QueryBuilder, get_synonyms
 from retrieval.store import (
     LiveCorpus,
     ReloadReport,
@@ -50,6 +50,9 @@ MIN_COVERAGE = 0.47
 # Further answers must also be about the question, not just share a word with it.
 MIN_COVERAGE_MORE = 0.4
 MIN_SCORE_RATIO_MORE = 0.25
+# A question that names a place, answered from a national document or one whose place is
+# unknown: that answer must carry this much more of the question.
+AWAY_MARGIN = 0.15
 SEARCH_DEPTH = 60  # clauses ranked per question; paging goes this deep
 
 
@@ -244,16 +247,22 @@ class AnswerService:
         if not query.content_terms:
             return Answered(understanding, abstained=True, reason="empty")
         hits = index.search(query, k=SEARCH_DEPTH, tiers=tiers, exclude_ids=exclude_ids)
-        relevant = self._relevant(hits, paging=bool(exclude_ids), topics=query.intents)
+        relevant = self._relevant(
+            hits, paging=bool(exclude_ids), topics=query.intents, placed=bool(places)
+        )
         if not relevant:
             return Answered(understanding, abstained=True, reason="no_match")
         page = relevant[:k]
         answers = [self._compose(hit, query, understanding.text) for hit in page]
         return Answered(understanding, answers=answers, remaining=len(relevant) - len(page))
 
-    def _relevant(self, hits: list[Hit], *, paging: bool, topics: dict[str, float]) -> list[Hit]:
+    def _relevant(
+        self, hits: list[Hit], *, paging: bool, topics: dict[str, float], placed: bool
+    ) -> list[Hit]:
         """The hits worth showing: about the question's specific topic (5G, talent, loans) when
-        it has one; the best must carry enough of the question, the rest must be about it."""
+        it has one; the first must carry enough of the question, the rest must be about it.
+        When the question names a place, a national document or one of unknown place must
+        carry more of it than the place's own documents do (``placed``)."""
         index = self._index
         columns = [
             index.labels.index(label)
@@ -264,15 +273,18 @@ class AnswerService:
             hits = [h for h in hits if index.intent_profile[h.position, columns].max() > 0]
         if not hits:
             return []
-        best = max(hits, key=lambda h: h.coverage)
-        if not paging and best.coverage < MIN_COVERAGE:
+        strong = [h for h in hits if h.coverage >= MIN_COVERAGE + _away_margin(h, placed)]
+        if not strong and not paging:
             return []
-        top = hits[0].score
-        return [
+        first = strong[0] if strong else hits[0]
+        rest = [
             hit
             for hit in hits
-            if hit.coverage >= MIN_COVERAGE_MORE and hit.score >= MIN_SCORE_RATIO_MORE * top
+            if hit is not first
+            and hit.coverage >= MIN_COVERAGE_MORE + _away_margin(hit, placed)
+            and hit.score >= MIN_SCORE_RATIO_MORE * first.score
         ]
+        return [first, *rest]
 
     def _compose(self, hit: Hit, query: Query, question: str) -> Answer:
         excerpt = self.cutter.cut(hit.clause.text, query, question=question, seams=hit.clause.seams)
@@ -338,3 +350,8 @@ class AnswerService:
                 if index.intent_profile[row, column] >= 0.5:
                     counts[label] += 1
         return result
+
+
+def _away_margin(hit: Hit, placed: bool) -> float:
+    """How much more of the question a hit from beyond the place asked must carry."""
+    return AWAY_MARGIN if placed and hit.tier < TIER_PROVINCE else 0.0

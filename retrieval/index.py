@@ -77,6 +77,14 @@ class SparseBM25:
             return np.empty(0, dtype=np.int32)
         return self._indices[self._indptr[row] : self._indptr[row + 1]]
 
+    def row(self, term: str) -> tuple[np.ndarray, np.ndarray]:
+        """The clauses that contain ``term`` and its BM25 weight in each."""
+        row = self.vocabulary.get(term)
+        if row is None:
+            return np.empty(0, dtype=np.int32), np.empty(0, dtype=np.float64)
+        start, end = self._indptr[row], self._indptr[row + 1]
+        return self._indices[start:end], self._data[start:end]
+
     def term_idf(self, term: str) -> float | None:
         return self.idf.get(term)
 

@@ -226,6 +226,7 @@ class _Rules:
     national_bodies: tuple[str, ...]
     link_farm_parts: int
     body_title: tuple[re.Pattern[str], ...]
+    cited: re.Pattern[str]
 
 
 @cache
@@ -259,6 +260,7 @@ def _rules(path: Path = RULES_FILE) -> _Rules:
         national_bodies=tuple(data["place"]["national_bodies"]),
         link_farm_parts=int(data["chrome"]["link_farm_parts"]),
         body_title=tuple(re.compile(p) for p in data["body_title"]["patterns"]),
+        cited=re.compile(data["body_title"]["cited"]),
     )
 
 
@@ -1041,8 +1043,10 @@ def _signature(body: list[_Line], rules: _Rules) -> tuple[dt.date | None, str | 
         if line.heading:
             continue
         if (dated := _date_line(line.text, rules)) is not None:
-            signed_off = index >= len(body) - SIGNATURE_TAIL_LINES or dated[1] is not None or (
-                index > 0 and _authority_of(body[index - 1].text, rules) is not None
+            signed_off = (
+                index >= len(body) - SIGNATURE_TAIL_LINES
+                or dated[1] is not None
+                or (index > 0 and _authority_of(body[index - 1].text, rules) is not None)
             )
             if signed_off:  # a date alone mid-text (申报时间 … 2021年9月10日) is content
                 dates.append((index, dated[0], dated[1]))
@@ -1118,6 +1122,7 @@ def parse_policy_text(
     han = sum(len(_HAN_CHAR.findall(clause.text)) for clause in clauses)
     if not clauses or han < MIN_POLICY_HAN_CHARS:
         raise ValueError("no recognisable policy text (no Chinese paragraphs found)")
+    clauses = _with_header_clause(header, clauses)
 
     title, title_source = _title(header, hints, paragraphs, rules)
     body_text = "\n".join(p.text for p in paragraphs)
@@ -1180,6 +1185,16 @@ def parse_policy_text(
     )
 
 
+def _with_header_clause(header: _Header, clauses: list[ParsedClause]) -> list[ParsedClause]:
+    """The header as a clause of its own when it says more than the title (文号, dates, a
+    consultation's closing day): "文号是多少", "征求意见截止哪天" are answered from it."""
+    lines = [line for line in header.text.splitlines() if line.strip()]
+    if not (header.doc_number or len(lines) > 1 or (lines and _find_date(lines[0]))):
+        return clauses
+    head = ParsedClause(section="", headings=(), text=" ".join(lines), ordinal=0)
+    return [head, *(replace(c, ordinal=c.ordinal + 1) for c in clauses)]
+
+
 def _title(
     header: _Header, hints: _Hints, paragraphs: Sequence[_Line], rules: _Rules
 ) -> tuple[str, str]:
@@ -1191,7 +1206,7 @@ def _title(
         value = _tidy_title(hints.values.get(key, ""), rules)
         if 4 <= len(value) <= rules.title_max:
             return value, where
-    opening = " ".join(p.text for p in paragraphs[:3])[:600]
+    opening = rules.cited.sub(" ", " ".join(p.text for p in paragraphs[:3])[:600])
     for pattern in rules.body_title:
         if match := pattern.search(opening):
             return _tidy_title(match.group("value"), rules), "body"
