@@ -21,7 +21,7 @@ from retrieval.tokenize import DATA_DIR, PolicyTokenizer
 
 SYNONYM_WEIGHT = 0.5  # a synonym counts half as much as the word the question used
 INTENT_BOOST = 0.35  # how much a clause about the question's topic moves up
-KIND_BOOST = 0.5  # how much a clause holding what the question asks for (a date, a phone) moves up
+KIND_BOOST = 1.0  # how much a clause holding what the question asks for (a date, a phone) moves up
 # The fields of a clause, each scored by BM25 and scaled to its best clause, then added:
 # jieba words, characters and character pairs (laypeople and documents word things
 # differently), and the document's title and issuer (the programme a question names).
@@ -34,6 +34,9 @@ TITLE_WORD_DISCOUNT = 0.6
 # A question word's information, scaled by its rarity in the corpus: a word in every clause
 # keeps this share of it.
 COMMON_FLOOR = 0.3
+# A question word found elsewhere in the clause's document (the programme the clause belongs
+# to) counts this much of what it counts in the clause itself.
+DOCUMENT_CREDIT = 0.7
 ARTIFACT_WEIGHT = 0.5  # a cut no dictionary knows (奖给) says half as much
 ARTIFACT_MAX_CHARS = 3  # longer unknown words are real compounds (助保贷款), not artifacts
 SPLIT_GAP = 3  # 过桥贷款 is found in 过桥融资贷款: its two halves this few characters apart
@@ -95,6 +98,9 @@ class QuestionKinds:
     def __init__(self, path: Path = DATA_DIR / "question_kinds.toml") -> None:
         raw = tomllib.loads(path.read_text(encoding="utf-8"))
         context = raw.pop("context", {})
+        opening = raw.pop("opening", {})
+        self.opening_factor = float(opening.get("factor", 1.0))
+        self.opening_exempt = frozenset(opening.get("exempt", ()))
         self.cues = {kind: tuple(entry["cues"]) for kind, entry in raw.items()}
         self.patterns = {kind: re.compile(entry["clause"]) for kind, entry in raw.items()}
         self.openers = tuple(normalize_text(o) for o in context.get("openers", ()))
@@ -177,6 +183,24 @@ class ClauseIndex:
             self.token_sets[i] | frozenset(title_tokens[self.doc_of_clause[i]])
             for i in range(len(self.clauses))
         ]
+        # each document's whole text and words: what the question's other words may find
+        doc_texts: list[list[str]] = [[] for _ in doc_keys]
+        doc_tokens: list[set[str]] = [set() for _ in doc_keys]
+        for row, text in enumerate(self.context_text):
+            doc_texts[self.doc_of_clause[row]].append(text)
+            doc_tokens[self.doc_of_clause[row]].update(self.context_tokens[row])
+        self.document_text = ["".join(parts) for parts in doc_texts]
+        self.document_tokens = [frozenset(tokens) for tokens in doc_tokens]
+        # a document's unnumbered opening: its header and the paragraphs before item 一
+        first_numbered: dict[str, int] = {}
+        for clause in self.clauses:
+            if clause.section:
+                first = first_numbered.get(clause.doc_key, clause.ordinal)
+                first_numbered[clause.doc_key] = min(first, clause.ordinal)
+        self.opening = np.array(
+            [not c.section and c.ordinal < first_numbered.get(c.doc_key, 2) for c in self.clauses],
+            dtype=bool,
+        )
         self.kind_masks = {
             kind: np.array([bool(pattern.search(t)) for t in texts], dtype=bool)
             for kind, pattern in self.kinds.patterns.items()
@@ -253,17 +277,24 @@ class ClauseIndex:
         return total
 
     def _word_scores(self, query: Query) -> np.ndarray:
-        """BM25 of the words, each word discounted in clauses of documents titled with it."""
+        """BM25 of the words, each word discounted in the clauses of a document it runs
+        through (its title, or several of its clauses): there it says which document, not
+        which clause."""
         scores = self.words.scores(query.terms)
         if TITLE_WORD_DISCOUNT <= 0:
             return scores
         for term, weight in query.terms.items():
-            titled = self.titles.postings(term)
-            if not len(titled) or weight == 0:
+            if weight == 0:
                 continue
             clauses, weights = self.words.row(term)
-            in_titled = np.isin(self.doc_of_clause[clauses], titled)
-            scores[clauses[in_titled]] -= TITLE_WORD_DISCOUNT * weight * weights[in_titled]
+            if not len(clauses):
+                continue
+            docs = self.doc_of_clause[clauses]
+            counts = np.bincount(docs, minlength=len(self.document_text))
+            running = counts >= 2
+            running[self.titles.postings(term)] = True
+            through = running[docs]
+            scores[clauses[through]] -= TITLE_WORD_DISCOUNT * weight * weights[through]
         return scores
 
     def search(
@@ -287,6 +318,8 @@ class ClauseIndex:
             mask = self.kind_masks.get(kind)
             if mask is not None:
                 score = score * np.where(mask, 1.0 + KIND_BOOST, 1.0)
+        if not self.kinds.opening_exempt & set(query.kinds):
+            score = score * np.where(self.opening, self.kinds.opening_factor, 1.0)
         if tiers is not None:
             score = score * tiers
         if exclude_ids:
@@ -315,22 +348,31 @@ class ClauseIndex:
     def coverage(self, query: Query, position: int) -> tuple[float, tuple[str, ...]]:
         """How much of what the question says the clause (in its document) contains, by
         information weight; the parts introducing the asker count less."""
-        tokens = self.context_tokens[position]
-        text = self.context_text[position]
+        doc = int(self.doc_of_clause[position])
         weight = {t: self.information(query, t) for t in query.content_terms}
         total = sum(weight.values())
         if total <= 0:
             return 0.0, ()
-        matched = tuple(
-            term
-            for term in query.content_terms
-            if query.alternatives[term] & tokens
+        here = self.context_tokens[position], self.context_text[position]
+        document = self.document_tokens[doc], self.document_text[doc]
+        matched = tuple(t for t in query.content_terms if self._finds(query, t, *here))
+        elsewhere = [
+            t for t in query.content_terms if t not in matched and self._finds(query, t, *document)
+        ]
+        found = sum(weight[t] for t in matched) + DOCUMENT_CREDIT * sum(
+            weight[t] for t in elsewhere
+        )
+        return found / total, matched
+
+    def _finds(self, query: Query, term: str, tokens: frozenset[str], text: str) -> bool:
+        """Whether ``term`` (or a synonym) is in these words or this compact text."""
+        return bool(
+            query.alternatives[term] & tokens
             or any(alternative in text for alternative in query.alternatives[term])
             or _mostly_in(term, text)
             or _split_in(term, text)
             or (self._artifact(term) and all(char in text for char in term))
         )
-        return sum(weight[term] for term in matched) / total, matched
 
     def information(self, query: Query, term: str) -> float:
         """How much a question's word says here: its surprisal in general Chinese, scaled by
