@@ -287,7 +287,13 @@ class AnswerService:
         return [first, *rest]
 
     def _compose(self, hit: Hit, query: Query, question: str) -> Answer:
-        excerpt = self.cutter.cut(hit.clause.text, query, question=question, seams=hit.clause.seams)
+        excerpt = self.cutter.cut(
+            hit.clause.text,
+            query,
+            question=question,
+            seams=hit.clause.seams,
+            context=self.index.title_words(hit.position),
+        )
         return self._answer(hit.document, hit.clause, excerpt.text, excerpt.emphasis, hit.score)
 
     def _answer(

@@ -14,7 +14,8 @@ from functools import lru_cache
 from itertools import pairwise
 from pathlib import Path
 
-from retrieval.search import Query
+from retrieval.normalize import normalize_text
+from retrieval.search import KIND_BOOST, TITLE_WORD_DISCOUNT, Query, get_question_kinds
 from retrieval.store import StoredDocument
 from retrieval.tokenize import PolicyTokenizer
 
@@ -56,16 +57,25 @@ class ExcerptCutter:
     def __init__(self, tokenizer: PolicyTokenizer, rules: ComposeRules | None = None) -> None:
         self.tokenizer = tokenizer
         self.rules = rules or compose_rules()
+        self.kinds = get_question_kinds()
 
     def asks_quantity(self, question: str) -> bool:
         return any(cue in question for cue in self.rules.quantity_cues)
 
     def cut(
-        self, clause_text: str, query: Query, *, question: str, seams: Sequence[int] = ()
+        self,
+        clause_text: str,
+        query: Query,
+        *,
+        question: str,
+        seams: Sequence[int] = (),
+        context: frozenset[str] = frozenset(),
     ) -> Excerpt:
+        """The excerpt of ``clause_text`` that answers; ``context`` are the words of the
+        clause's document title, which say which document rather than which sentence."""
         wants_amount = self.asks_quantity(question)
         spans = _spans(_SENTENCE, clause_text)
-        scores = [self._score(clause_text[a:b], query, wants_amount) for a, b in spans]
+        scores = [self._score(clause_text[a:b], query, wants_amount, context) for a, b in spans]
         limit = self.rules.excerpt_max_chars
         best = max(range(len(spans)), key=lambda i: (scores[i], -i)) if spans else 0
         if not spans:
@@ -76,16 +86,30 @@ class ExcerptCutter:
             start, end = self._grow(spans, scores, best, clause_text)
         return self._finish(clause_text, start, end, query, seams)
 
-    def _score(self, sentence: str, query: Query, wants_amount: bool) -> float:
+    def _score(
+        self,
+        sentence: str,
+        query: Query,
+        wants_amount: bool,
+        context: frozenset[str] = frozenset(),
+    ) -> float:
+        """What a sentence answers: the question's words it holds, by information, more when
+        it holds what the question asks for (a date for 什么时候, a phone for 电话, an amount)."""
         tokens = set(self.tokenizer.tokens(sentence))
         score = 0.0
         for term in query.content_terms:
             if query.alternatives[term] & tokens or (
                 query.parts[term] and query.parts[term] <= tokens
             ):
-                score += query.information[term]
+                titled = bool(query.alternatives[term] & context)
+                score += query.information[term] * (1.0 - TITLE_WORD_DISCOUNT * titled)
         if score > 0 and wants_amount and self.rules.amount.search(sentence):
             score *= 1.5
+        normalized = normalize_text(sentence)
+        for kind in query.kinds:
+            pattern = self.kinds.patterns.get(kind)
+            if pattern is not None and pattern.search(normalized):
+                score = (score + 1.0) * (1.0 + KIND_BOOST)
         return score
 
     def _grow(

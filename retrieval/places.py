@@ -103,7 +103,9 @@ class Gazetteer:
         short_after: Iterable[str] = (),
         word_frequency: Mapping[str, int] | None = None,
         word_min_frequency: int = 1000,
+        zone_suffixes: Iterable[str] = (),
     ) -> None:
+        self._zone_suffixes = tuple(zone_suffixes)
         self._places: list[Place] = list(places)
         self._words = {
             w for w, f in (word_frequency or {}).items() if f >= word_min_frequency and len(w) == 2
@@ -168,6 +170,12 @@ class Gazetteer:
                     continue
                 if entry.short and self._inside_word(text, match.start(), match.end()):
                     continue  # 和政 in 人民政府和政府部门, 金安 in 资金安排
+                if (
+                    entry.short
+                    and text.startswith(self._zone_suffixes, match.end())
+                    and all(p.kind not in (CITY, PROVINCE) for p in entry.places)
+                ):
+                    continue  # 东湖高新区 is a zone, not 东湖区 (肇庆高新区 is 肇庆's)
                 candidates = entry.places
             else:
                 candidates = [self._short[surface]]
@@ -358,6 +366,7 @@ def parse_places(
         short_after=[str(s) for s in _list(_get(context, "after"))],
         word_frequency=word_frequency,
         word_min_frequency=int(common.get("boundary_frequency", 1000)),
+        zone_suffixes=[str(s) for s in _list(data.get("zone_suffixes"))],
     )
 
 

@@ -40,6 +40,7 @@ import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from functools import cache
+from itertools import pairwise
 from pathlib import Path
 
 from retrieval.docplace import document_place
@@ -66,6 +67,7 @@ LIST_ITEM_MAX_CHARS = 60  # items of a list (…如下：（一）…（二）�
 MIN_INLINE_PART_CHARS = 30  # 一是…二是… parts shorter than this on average stay together
 SIGNATURE_TAIL_LINES = 4  # a bare date line this near the end is the signing date
 LABEL_MAX_CHARS = 16  # a line this short ending in a colon labels the next (申报时间:)
+FLAT_LINE_CHARS = 150  # a line this long may be a whole page flattened (see _unflatten)
 MIN_POLICY_HAN_CHARS = 10  # fewer Chinese characters than this in all clauses: no policy text
 
 _HAN = r"\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
@@ -387,8 +389,46 @@ def _clean_lines(text: str, rules: _Rules, hints: _Hints) -> list[_Line]:
             listing_attachments = False
         if _is_chrome(line, rules, hints):
             continue
-        lines.append(_Line(line, heading))
+        if heading or len(line) < FLAT_LINE_CHARS:
+            lines.append(_Line(line, heading))
+        else:
+            lines.extend(_Line(part) for part in _unflatten(line))
     return lines
+
+
+# Inline numbering of a page flattened to one line: 一、 (一) 1. 第一条, after a sentence end,
+# a colon, a comma or a space.
+_INLINE_ITEM = re.compile(
+    rf"(?<=[。；;:：!?！？,，、\s])(?=(?:第{_NUM}条|{_NUM}[、，,]|{_DIGITS}[.．、](?![0-9])))"
+    rf"|(?=[（(]{_NUM}[)）])"  # (一) is plain wherever it stands
+)
+
+
+def _unflatten(line: str) -> list[str]:
+    """A long line that holds a whole numbered document (a web page flattened to one line)
+    cut where its items start, for each kind of marker whose numbers run 1, 2, 3 … in it."""
+    cuts: dict[str, list[tuple[int, int]]] = {}
+    for match in _INLINE_ITEM.finditer(line):
+        marker = _parse_marker(line[match.start() :])
+        if marker is not None and marker.kind != "inline":
+            cuts.setdefault(marker.kind, []).append((match.start(), marker.number))
+    chosen: set[int] = set()
+    for positions in cuts.values():
+        expected = 1
+        run = []
+        for position, number in positions:
+            if number == expected:
+                run.append(position)
+                expected += 1
+            elif number == 1:  # a new list of the same kind starts
+                expected = 2
+                run.append(position)
+        if expected > 2:  # at least 一 and 二
+            chosen.update(run)
+    if not chosen:
+        return [line]
+    bounds = [0, *sorted(chosen), len(line)]
+    return [line[a:b].strip(" ,，、") for a, b in pairwise(bounds) if line[a:b].strip(" ,，、")]
 
 
 def _front_matter_end(lines: Sequence[str], rules: _Rules, hints: _Hints) -> int:
@@ -875,7 +915,12 @@ class _ClauseBuilder:
             and marker.kind != "inline"
             and (
                 paragraph.heading
-                or (len(content) <= HEADING_MAX_CHARS and self._has_children(index, marker))
+                or (
+                    # a long full sentence is an item's text, not a title over what follows
+                    len(content)
+                    <= (LEAD_TITLE_MAX_CHARS if _is_sentence(content) else HEADING_MAX_CHARS)
+                    and self._has_children(index, marker)
+                )
             )
         ):
             head, tail = _heading_and_tail(content)

@@ -100,6 +100,7 @@ class QuestionKinds:
         context = raw.pop("context", {})
         opening = raw.pop("opening", {})
         self.opening_factor = float(opening.get("factor", 1.0))
+        self.header_factor = float(opening.get("header_factor", self.opening_factor))
         self.opening_exempt = frozenset(opening.get("exempt", ()))
         self.cues = {kind: tuple(entry["cues"]) for kind, entry in raw.items()}
         self.patterns = {kind: re.compile(entry["clause"]) for kind, entry in raw.items()}
@@ -175,6 +176,7 @@ class ClauseIndex:
         ]
         title_tokens = [tokenizer.tokens(t, normalized=True) for t in title_texts]
         self.titles = SparseBM25([t or ["∅"] for t in title_tokens] or [["∅"]])
+        self._title_words = [frozenset(tokens) for tokens in title_tokens]
         # what coverage is checked against: the clause in its document's context
         self.context_text = [
             f"{title_texts[self.doc_of_clause[i]]} {t}" for i, t in enumerate(texts)
@@ -201,6 +203,18 @@ class ClauseIndex:
             [not c.section and c.ordinal < first_numbered.get(c.doc_key, 2) for c in self.clauses],
             dtype=bool,
         )
+        # the header itself: the document's first clause when it holds the title
+        self.header = np.array(
+            [
+                not c.section
+                and c.ordinal == 0
+                and bool(self.documents[c.doc_key].title)
+                and _compact(normalize_text(self.documents[c.doc_key].title))[:12]
+                in _compact(normalize_text(c.text))
+                for c in self.clauses
+            ],
+            dtype=bool,
+        )
         self.kind_masks = {
             kind: np.array([bool(pattern.search(t)) for t in texts], dtype=bool)
             for kind, pattern in self.kinds.patterns.items()
@@ -220,6 +234,10 @@ class ClauseIndex:
         self.clause_province = np.array([doc.province or "" for doc in doc_of], dtype=object)
         self.clause_city = np.array([doc.city or "" for doc in doc_of], dtype=object)
         self.clause_district = np.array([doc.district or "" for doc in doc_of], dtype=object)
+
+    def title_words(self, position: int) -> frozenset[str]:
+        """The words of the title (and issuer) of the document a clause belongs to."""
+        return self._title_words[int(self.doc_of_clause[position])]
 
     def tiers(self, places: Sequence[Place]) -> np.ndarray | None:
         """Per clause, how near its document's place is to any of ``places`` (0: another
@@ -320,6 +338,9 @@ class ClauseIndex:
                 score = score * np.where(mask, 1.0 + KIND_BOOST, 1.0)
         if not self.kinds.opening_exempt & set(query.kinds):
             score = score * np.where(self.opening, self.kinds.opening_factor, 1.0)
+            score = score * np.where(
+                self.header, self.kinds.header_factor / self.kinds.opening_factor, 1.0
+            )
         if tiers is not None:
             score = score * tiers
         if exclude_ids:
