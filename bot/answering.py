@@ -69,6 +69,9 @@ class Understanding:
     unknown_place: str | None  # a named place with no documents (e.g. 北京): answer honestly
     content_terms: list[str]  # informative words, place names and stop words removed
     is_greeting: bool = False  # 你好 / 在吗 / 谢谢 / 你能做什么: help, not a search
+    corrections: list[tuple[str, str]] = field(
+        default_factory=list
+    )  # typos read as (数子贷, 数字贷)
 
 
 @dataclass(slots=True)
@@ -160,6 +163,12 @@ class AnswerService:
     def _understand(self, text: str, index: ClauseIndex) -> tuple[Understanding, Query]:
         """The question understood, and the query it makes (built once, used by ``answer``)."""
         normalized = normalize_text(text)
+        normalized, corrections = index.corrector.correct(
+            normalized,
+            self.tokenizer.words(normalized),
+            weak=index.weak_word,
+            particles=self.tokenizer.stopwords,
+        )
         classification = self.classifier.classify(normalized, normalized=True)
         places = self._places(normalized)
         tiers = index.tiers(places)
@@ -177,6 +186,7 @@ class AnswerService:
             unknown_place=unknown,
             content_terms=query.content_terms,
             is_greeting=self._is_smalltalk(normalized),
+            corrections=[(c.wrong, c.right) for c in corrections],
         )
         return understanding, query
 

@@ -85,6 +85,11 @@ class SparseBM25:
         start, end = self._indptr[row], self._indptr[row + 1]
         return self._indices[start:end], self._data[start:end]
 
+    def document_frequency(self, term: str) -> int:
+        """How many passages contain ``term``."""
+        row = self.vocabulary.get(term)
+        return 0 if row is None else int(self._indptr[row + 1] - self._indptr[row])
+
     def term_idf(self, term: str) -> float | None:
         return self.idf.get(term)
 

@@ -18,6 +18,7 @@ from retrieval.normalize import normalize_text
 from retrieval.places import Place
 from retrieval.store import LiveCorpus, StoredClause, StoredDocument
 from retrieval.tokenize import DATA_DIR, PolicyTokenizer
+from retrieval.typos import TypoCorrector
 
 SYNONYM_WEIGHT = 0.5  # a synonym counts half as much as the word the question used
 INTENT_BOOST = 0.35  # how much a clause about the question's topic moves up
@@ -37,6 +38,7 @@ COMMON_FLOOR = 0.3
 # A question word found elsewhere in the clause's document (the programme the clause belongs
 # to) counts this much of what it counts in the clause itself.
 DOCUMENT_CREDIT = 0.7
+WEAK_WORD_FREQUENCY = 100  # a word rarer than this in jieba's counts may be a typo's piece
 ARTIFACT_WEIGHT = 0.5  # a cut no dictionary knows (奖给) says half as much
 ARTIFACT_MAX_CHARS = 3  # longer unknown words are real compounds (助保贷款), not artifacts
 SPLIT_GAP = 3  # 过桥贷款 is found in 过桥融资贷款: its two halves this few characters apart
@@ -229,11 +231,33 @@ class ClauseIndex:
                 profile[row, column] = scores.get(label, 0.0)
         self.intent_profile = profile
         self.position_of = {clause.id: i for i, clause in enumerate(self.clauses)}
+        self.corrector = TypoCorrector(
+            [
+                *tokenizer.domain_words,
+                *(w for w in self.words.vocabulary if self.words.document_frequency(w) >= 2),
+            ],
+            known=self._known,
+        )
         doc_of = [self.documents[clause.doc_key] for clause in self.clauses]
         self.clause_level = np.array([doc.level or "" for doc in doc_of], dtype=object)
         self.clause_province = np.array([doc.province or "" for doc in doc_of], dtype=object)
         self.clause_city = np.array([doc.city or "" for doc in doc_of], dtype=object)
         self.clause_district = np.array([doc.district or "" for doc in doc_of], dtype=object)
+
+    def _known(self, piece: str) -> bool:
+        """A run of characters that general Chinese or this corpus uses (no typo)."""
+        return (
+            piece in self.words.vocabulary
+            or self.tokenizer.general_frequency(piece) > 0
+            or all(piece[i : i + 2] in self.chars.vocabulary for i in range(len(piece) - 1))
+        )
+
+    def weak_word(self, word: str) -> bool:
+        """A word rare in general Chinese that this corpus never uses (子贷 in 数子贷)."""
+        return (
+            word not in self.words.vocabulary
+            and self.tokenizer.general_frequency(word) < WEAK_WORD_FREQUENCY
+        )
 
     def title_words(self, position: int) -> frozenset[str]:
         """The words of the title (and issuer) of the document a clause belongs to."""

@@ -61,6 +61,10 @@ class PolicyTokenizer:
                 self._jieba.add_word(word, freq=2000)
                 self.domain_words.add(word)
 
+    def words(self, text: str) -> list[str]:
+        """``text`` cut into dictionary words only: unknown runs fall apart into characters."""
+        return self._jieba.lcut(text, HMM=False)
+
     def general_frequency(self, word: str) -> int:
         """How often ``word`` occurs in jieba's general-Chinese dictionary (0: not in it)."""
         return int(self._jieba.FREQ.get(word, 0))
