@@ -178,7 +178,10 @@ class AnswerService:
         first = places[0] if places else None
         understanding = Understanding(
             text=normalized,
-            intents=[IntentScore(label, score) for label, score in classification.scores],
+            intents=[
+                IntentScore(label, score, tuple(classification.cues.get(label, ())))
+                for label, score in classification.scores
+            ],
             cues=classification.cues,
             places=places,
             city=(first.city or first.name) if first else None,
@@ -304,7 +307,8 @@ class AnswerService:
             seams=hit.clause.seams,
             context=self.index.title_words(hit.position),
         )
-        return self._answer(hit.document, hit.clause, excerpt.text, excerpt.emphasis, hit.score)
+        answer = self._answer(hit.document, hit.clause, excerpt.text, excerpt.emphasis, hit.score)
+        return replace(answer, matched=hit.matched)
 
     def _answer(
         self,

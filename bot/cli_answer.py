@@ -29,7 +29,7 @@ def answer_object(question: str, session: str, reply: Reply) -> dict[str, Any]:
     return {
         "question": question,
         "session": session,
-        "intents": [{"label": i.label, "score": round(i.score, 4)} for i in reply.intents],
+        "intents": [intent.to_json() for intent in reply.intents],
         "city": reply.city,
         "abstained": reply.abstained,
         "answers": [answer.to_json() for answer in reply.answers],

@@ -347,7 +347,7 @@ class Dialogue:
             buttons.append(Button(say("commands", "up_button"), f"/feedback {question_id} up"))
             buttons.append(Button(say("commands", "down_button"), f"/feedback {question_id} down"))
         return Reply(
-            text=[lead],
+            text=[lead, *_why(answered)],
             answers=list(answered.answers),
             footer=footer,
             buttons=buttons,
@@ -796,3 +796,13 @@ def _document_card(document: StoredDocument, outline: Sequence[tuple[str, str]])
         )
     lines.append(say("doc", "clauses", count=document.clause_count))
     return "\n".join(lines)
+
+
+def _why(answered: Answered) -> list[str]:
+    """A short line of what was matched (and which typos were read as which words)."""
+    lines = [
+        say("answer", "corrected", wrong=w, right=r) for w, r in answered.understanding.corrections
+    ]
+    if answered.answers and answered.answers[0].matched:
+        lines.append(say("answer", "matched", words="、".join(answered.answers[0].matched)))
+    return [" ".join(lines)] if lines else []

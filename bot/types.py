@@ -51,6 +51,7 @@ class Answer:
     level: str | None = None  # national | province | city | district (None: place unknown)
     province: str | None = None
     district: str | None = None
+    matched: tuple[str, ...] = ()  # the question's words found in the clause
 
     def segments(self) -> list[tuple[str, bool]]:
         """The excerpt cut into (text, emphasised) runs, for channels that can emphasise."""
@@ -78,6 +79,7 @@ class Answer:
             "district": self.district,
             "level": self.level,
             "source": self.source,
+            "matched": list(self.matched),
             "section": self.section,
             "excerpt": self.excerpt,
             "passage": self.passage,
@@ -90,6 +92,10 @@ class Answer:
 class IntentScore:
     label: str
     score: float
+    cues: tuple[str, ...] = ()  # the cue words that decided it (shown in ask --json)
+
+    def to_json(self) -> dict[str, object]:
+        return {"label": self.label, "score": round(self.score, 4), "cues": list(self.cues)}
 
 
 @dataclass(slots=True)
