@@ -102,17 +102,20 @@ class Uploads:
             pending = folder / safe
             pending.write_bytes(data)
         except OSError as error:
-            return Reply(text=[say("upload", "storage_failed", error=error.strerror or error)])
+            text = say("upload", "storage_failed", error=error.strerror or error)
+            return Reply(text=[text], kind="error")
         try:
             document = read_document(pending, source=(self.corpus_dir / safe).as_posix())
         except DocumentError as error:
             shutil.rmtree(folder, ignore_errors=True)
-            return Reply(text=[say("upload", "unreadable", name=safe, reason=error.reason)])
+            text = say("upload", "unreadable", name=safe, reason=error.reason)
+            return Reply(text=[text], kind="invalid")
         buttons = [
             Button(say("upload", "add_button"), f"/upload add {token}"),
             Button(say("upload", "cancel_button"), f"/upload cancel {token}"),
         ]
-        return Reply(text=["\n".join(self._preview(safe, document))], buttons=buttons)
+        preview = "\n".join(self._preview(safe, document))
+        return Reply(text=[preview], buttons=buttons, kind="preview")
 
     def _preview(self, name: str, document: ParsedDocument) -> list[str]:
         labels = texts()["upload"]["labels"]
@@ -158,7 +161,7 @@ class Uploads:
         """Move a previewed file into CORPUS_DIR and reload; undone if the reload refuses it."""
         pending = self._pending(token)
         if pending is None:
-            return Reply(text=[say("upload", "expired")], kind="command")
+            return Reply(text=[say("upload", "expired")], kind="invalid")
         target = self.corpus_dir / pending.name
         backup: Path | None = None
         try:
@@ -166,20 +169,22 @@ class Uploads:
                 backup = self._set_aside(target, REPLACED_DIR)
             os.replace(pending, target)
         except OSError as error:
-            return Reply(text=[say("upload", "storage_failed", error=error.strerror or error)])
+            text = say("upload", "storage_failed", error=error.strerror or error)
+            return Reply(text=[text], kind="error")
         shutil.rmtree(pending.parent, ignore_errors=True)
         try:
             report = self._reload()
         except Exception as error:  # the folder cannot be reloaded: put everything back
             logger.exception("reload after adding %s failed", target.name)
             self._undo_add(target, backup, pending)
-            return Reply(text=[say("reload", "failed", error=error)], kind="command")
+            return Reply(text=[say("reload", "failed", error=error)], kind="error")
         refused = [f for f in report.failures if document_key(f.file) == target.name]
         if refused:  # e.g. a 文号 another file of the same format holds: keep the corpus as it was
             self._undo_add(target, backup, pending)
             self._reload()
             reason = refused[0].reason
-            return Reply(text=[say("upload", "unreadable", name=target.name, reason=reason)])
+            text = say("upload", "unreadable", name=target.name, reason=reason)
+            return Reply(text=[text], kind="invalid")
         lines = [say("upload", "added_lead", name=target.name), *report.summary_lines()]
         return Reply(text=["\n".join(lines)], kind="command")
 
