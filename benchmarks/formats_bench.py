@@ -36,8 +36,7 @@ from bot.settings import Settings  # noqa: E402
 from retrieval.formats import extract  # noqa: E402
 from retrieval.reader import decode_policy_bytes, parse_policy_text  # noqa: E402
 from retrieval.store import document_text, load_live_corpus  # noqa: E402
-from retrieval.types import ParsedDocument  # noqa: E402
-from tests.fakes.published import make_docx, make_html, make_pdf  # noqa: E402
+from tests.fakes.published import document_shape, make_docx, make_html, make_pdf  # noqa: E402
 
 SHARED = ROOT.parent / "shared"
 MAKERS: dict[str, Callable[[str], bytes]] = {
@@ -45,25 +44,6 @@ MAKERS: dict[str, Callable[[str], bytes]] = {
     ".docx": make_docx,
     ".html": make_html,
 }
-
-
-def _shape(document: ParsedDocument) -> tuple[object, ...]:
-    def compact(text: str | None) -> str | None:
-        return "".join(text.split()) if text is not None else None
-
-    clauses = [
-        (c.section, tuple(map(compact, c.headings)), compact(c.text)) for c in document.clauses
-    ]
-    return (
-        document.doc_number,
-        compact(document.title),
-        document.authority,
-        document.recipient,
-        document.date,
-        document.city,
-        document.district,
-        clauses,
-    )
 
 
 def _texts() -> list[Path]:
@@ -91,7 +71,7 @@ def extraction() -> dict[str, Any]:
             per_doc.append(elapsed)
             per_page.append(elapsed / extracted.pages)
             document = parse_policy_text(extracted.text, source=path.name)
-            same += _shape(document) == _shape(expected)
+            same += document_shape(document) == document_shape(expected)
         results[suffix] = {
             "documents": len(texts),
             "same_as_text": same,

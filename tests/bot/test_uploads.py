@@ -15,21 +15,15 @@ from bot.types import Reply
 from bot.uploads import PENDING_DIR, human_size
 from retrieval.store import document_text, load_live_corpus
 from tests.fakes.collecting import CollectingChannel
-from tests.fakes.published import make_docx, make_pdf, make_scanned_pdf
+from tests.fakes.published import (
+    AWARDS,
+    NOTICE,
+    NOTICE_TABLE_AFTER,
+    make_docx,
+    make_pdf,
+    make_scanned_pdf,
+)
 
-NOTICE = """东莞市工业和信息化局
-东工信〔2024〕12号
-关于印发科技创新奖励办法的通知
-各有关单位：
-为鼓励企业开展技术创新，现将有关事项通知如下。
-一、奖励标准
-对获得市科技创新奖的企业按以下标准给予一次性奖励：
-二、申报要求
-申报单位应当于每年6月30日前通过东莞市企业服务平台提交申报材料。
-东莞市工业和信息化局
-2024年3月1日
-"""
-AWARDS = [["奖项", "奖金"], ["一等奖", "50万元"], ["二等奖", "30万元"]]
 SEED_134 = "000_c9113a1d546cd539.txt"
 
 
@@ -73,7 +67,7 @@ async def test_an_admins_pdf_is_previewed_then_added_and_answered_from(
     admin: CollectingChannel, corpus: Path, db_engine: Engine
 ) -> None:
     before = live_keys(db_engine)
-    pdf = make_pdf(NOTICE, table=AWARDS, table_after=7)
+    pdf = make_pdf(NOTICE, table=AWARDS, table_after=NOTICE_TABLE_AFTER)
 
     preview = await admin.send_file("奖励办法.pdf", pdf)
 

@@ -15,9 +15,48 @@ from html import escape as html_escape
 from pathlib import Path
 from xml.sax.saxutils import escape as xml_escape
 
+from retrieval.types import ParsedDocument
+
 FONT_FILE = Path("/usr/share/fonts/truetype/wqy/wqy-microhei.ttc")
+# a short real-shaped notice; AWARDS is its table, printed after line NOTICE_TABLE_AFTER
+NOTICE = """东莞市工业和信息化局
+东工信〔2024〕12号
+关于印发科技创新奖励办法的通知
+各有关单位：
+为鼓励企业开展技术创新，现将有关事项通知如下。
+一、奖励标准
+对获得市科技创新奖的企业按以下标准给予一次性奖励：
+二、申报要求
+申报单位应当于每年6月30日前通过东莞市企业服务平台提交申报材料。
+东莞市工业和信息化局
+2024年3月1日
+"""
+AWARDS = [["奖项", "奖金"], ["一等奖", "50万元"], ["二等奖", "30万元"]]
+NOTICE_TABLE_AFTER = 7
 FONT = "WQYMicroHei"
 RUNNING_HEADER = "东莞市人民政府门户网站 政务公开"
+
+
+def document_shape(document: ParsedDocument) -> tuple[object, ...]:
+    """Metadata and clauses as compared across formats: white space does not count."""
+
+    def compact(text: str | None) -> str | None:
+        return "".join(text.split()) if text is not None else None
+
+    clauses = [
+        (c.section, tuple(compact(h) for h in c.headings), compact(c.text))
+        for c in document.clauses
+    ]
+    return (
+        document.doc_number,
+        compact(document.title),
+        document.authority,
+        document.recipient,
+        document.date,
+        document.city,
+        document.district,
+        clauses,
+    )
 
 
 def paragraphs(text: str) -> list[str]:

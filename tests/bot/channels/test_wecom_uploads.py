@@ -18,23 +18,13 @@ from bot.channels.wecom import WeComChannel
 from bot.channels.wecom_render import load_config
 from bot.settings import Settings
 from tests.fakes import wecom_vectors as V
-from tests.fakes.published import make_docx
+from tests.fakes.published import NOTICE, make_docx
 from tests.fakes.wecom_api import FakeWeComApi, WeComCallbackClient
 
 SEEDS = Path(__file__).resolve().parents[3] / "seeds"
 SECRET = "corp-secret-never-logged"
 AGENT_ID = 1000002
 ADMIN = "zhangsan"
-NOTICE = """东莞市工业和信息化局
-东工信〔2024〕12号
-关于印发科技创新奖励办法的通知
-各有关单位：
-为鼓励企业开展技术创新，现将有关事项通知如下。
-一、奖励标准
-对获得市科技创新奖的企业给予一次性奖励，一等奖50万元，二等奖30万元。
-东莞市工业和信息化局
-2024年3月1日
-"""
 
 
 @pytest.fixture

@@ -9,9 +9,12 @@ import pytest
 
 from retrieval.formats import Extracted, FormatError, extract, format_rank
 from retrieval.reader import decode_policy_bytes, parse_policy_text, read_document, verbatim_key
-from retrieval.types import ParsedDocument
 from tests.fakes.published import (
+    AWARDS,
+    NOTICE,
+    NOTICE_TABLE_AFTER,
     RUNNING_HEADER,
+    document_shape,
     make_docx,
     make_html,
     make_pdf,
@@ -27,40 +30,6 @@ MAKERS: dict[str, Callable[[str], bytes]] = {
     ".docx": make_docx,
     ".html": make_html,
 }
-AWARDS = [["奖项", "奖金"], ["一等奖", "50万元"], ["二等奖", "30万元"]]
-AWARD_NOTICE = """东莞市工业和信息化局
-东工信〔2024〕12号
-关于印发科技创新奖励办法的通知
-各有关单位：
-为鼓励企业开展技术创新，现将有关事项通知如下。
-一、奖励标准
-对获奖项目按以下标准给予一次性奖励：
-二、申报要求
-申报单位应当于每年6月30日前提交申报材料。
-东莞市工业和信息化局
-2024年3月1日
-"""
-
-
-def _shape(document: ParsedDocument) -> tuple[object, ...]:
-    """Metadata and clauses as compared across formats: white space does not count."""
-
-    def compact(text: str | None) -> str | None:
-        return "".join(text.split()) if text is not None else None
-
-    return (
-        document.doc_number,
-        compact(document.title),
-        document.authority,
-        document.recipient,
-        document.date,
-        document.city,
-        document.district,
-        [
-            (c.section, tuple(compact(h) for h in c.headings), compact(c.text))
-            for c in document.clauses
-        ],
-    )
 
 
 @pytest.mark.parametrize("suffix", sorted(MAKERS))
@@ -72,7 +41,7 @@ def test_a_published_file_reads_like_its_text(path: Path, suffix: str) -> None:
     extracted = extract(MAKERS[suffix](text), suffix)
     document = parse_policy_text(extracted.text, source=path.name)
 
-    assert _shape(document) == _shape(expected)
+    assert document_shape(document) == document_shape(expected)
     key = verbatim_key(extracted.text)
     assert all(verbatim_key(clause.text) in key for clause in document.clauses)
 
@@ -95,13 +64,13 @@ def test_pdf_page_chrome_never_enters_a_clause_and_pages_are_joined() -> None:
 @pytest.mark.parametrize("suffix", sorted(MAKERS))
 def test_each_table_row_is_a_line_under_its_heading(suffix: str) -> None:
     maker = MAKERS[suffix]
-    data = maker(AWARD_NOTICE, table=AWARDS, table_after=7)  # type: ignore[call-arg]
+    data = maker(NOTICE, table=AWARDS, table_after=NOTICE_TABLE_AFTER)  # type: ignore[call-arg]
 
     extracted = extract(data, suffix)
     document = parse_policy_text(extracted.text, source=f"notice{suffix}")
 
     lines = extracted.text.splitlines()
-    heading = lines.index("对获奖项目按以下标准给予一次性奖励：")
+    heading = lines.index("对获得市科技创新奖的企业按以下标准给予一次性奖励：")
     assert lines[heading + 1 : heading + 4] == ["奖项 | 奖金", "一等奖 | 50万元", "二等奖 | 30万元"]
     assert any("表格" in warning for warning in extracted.warnings)
     row = next(c for c in document.clauses if "一等奖" in c.text)
@@ -110,7 +79,7 @@ def test_each_table_row_is_a_line_under_its_heading(suffix: str) -> None:
 
 
 def test_web_page_keeps_the_article_not_navigation_or_footer() -> None:
-    extracted = extract(make_html(AWARD_NOTICE, encoding="gbk"), ".html")
+    extracted = extract(make_html(NOTICE, encoding="gbk"), ".html")
 
     assert extracted.text.splitlines()[0] == "东莞市工业和信息化局"
     for chrome in (
@@ -122,11 +91,11 @@ def test_web_page_keeps_the_article_not_navigation_or_footer() -> None:
         "var _hmt",
     ):
         assert chrome not in extracted.text
-    assert "申报单位应当于每年6月30日前提交申报材料。" in extracted.text
+    assert "申报单位应当于每年6月30日前通过东莞市企业服务平台提交申报材料。" in extracted.text
 
 
 def test_word_page_header_is_not_body_text() -> None:
-    extracted = extract(make_docx(AWARD_NOTICE, header=RUNNING_HEADER), ".docx")
+    extracted = extract(make_docx(NOTICE, header=RUNNING_HEADER), ".docx")
 
     assert RUNNING_HEADER not in extracted.text
     assert extracted.text.splitlines()[2] == "关于印发科技创新奖励办法的通知"
@@ -135,14 +104,14 @@ def test_word_page_header_is_not_body_text() -> None:
 REFUSALS: dict[str, tuple[Callable[[], bytes], str, str, str]] = {
     "scanned": (make_scanned_pdf, ".pdf", "scanned", "扫描件，没有可读取的文字"),
     "encrypted": (
-        lambda: make_pdf(AWARD_NOTICE, password="secret"),
+        lambda: make_pdf(NOTICE, password="secret"),
         ".pdf",
         "encrypted",
         "加密",
     ),
-    "corrupt pdf": (lambda: make_pdf(AWARD_NOTICE)[:2000], ".pdf", "corrupt", "文件损坏"),
+    "corrupt pdf": (lambda: make_pdf(NOTICE)[:2000], ".pdf", "corrupt", "文件损坏"),
     "not a pdf": (lambda: b"<html>not a pdf</html>", ".pdf", "corrupt", "不是有效的 PDF"),
-    "corrupt docx": (lambda: make_docx(AWARD_NOTICE)[:500], ".docx", "corrupt", "文件损坏"),
+    "corrupt docx": (lambda: make_docx(NOTICE)[:500], ".docx", "corrupt", "文件损坏"),
     "doc": (
         lambda: b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\x00" * 600,
         ".doc",
@@ -182,7 +151,7 @@ def test_unreadable_files_are_refused_with_a_chinese_reason(case: str) -> None:
 
 def test_the_reader_reads_a_pdf_file_and_names_a_refused_one(tmp_path: Path) -> None:
     good = tmp_path / "notice.pdf"
-    good.write_bytes(make_pdf(AWARD_NOTICE))
+    good.write_bytes(make_pdf(NOTICE))
     scanned = tmp_path / "scan.pdf"
     scanned.write_bytes(make_scanned_pdf())
 
@@ -200,5 +169,5 @@ def test_the_preferred_format_of_one_document_is_docx() -> None:
 
 
 def test_extracted_is_what_the_reader_consumes() -> None:
-    extracted = Extracted(text=AWARD_NOTICE)
+    extracted = Extracted(text=NOTICE)
     assert parse_policy_text(extracted.text, source="x.txt").doc_number == "东工信〔2024〕12号"
