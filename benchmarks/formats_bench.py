@@ -10,9 +10,13 @@
    excerpt (between ``……`` cuts) is looked up in the text kept with its document version
    (``retrieval.store.document_text``): the verbatim rate.
 
+3. ``--compare`` (needs pypdf installed; it is not a dependency): the raw text of pypdf and of
+   pdfplumber on the same PDFs: time per page, full-width punctuation kept, page chrome left in,
+   and whether a table row stays on one line.
+
 Usage::
 
-    .venv/bin/python benchmarks/formats_bench.py [--json]
+    .venv/bin/python benchmarks/formats_bench.py [--json] [--compare]
 """
 
 from __future__ import annotations
@@ -125,11 +129,62 @@ def verbatim() -> dict[str, Any]:
     return results
 
 
+def compare() -> dict[str, Any]:
+    """pypdf against pdfplumber, raw text of each (before this project's layout work)."""
+    import io
+
+    import pdfplumber
+    import pypdf
+
+    from tests.fakes.published import AWARDS, NOTICE, NOTICE_TABLE_AFTER, RUNNING_HEADER
+
+    def with_pypdf(data: bytes) -> list[str]:
+        return [page.extract_text() or "" for page in pypdf.PdfReader(io.BytesIO(data)).pages]
+
+    def with_pdfplumber(data: bytes) -> list[str]:
+        with pdfplumber.open(io.BytesIO(data)) as pdf:
+            return [page.extract_text() or "" for page in pdf.pages]
+
+    punctuation = "，。；：、（）《》“”〔〕"
+    documents = [decode_policy_bytes(path.read_bytes())[0] for path in _texts()]
+    pdfs = [make_pdf(text) for text in documents]
+    table = make_pdf(NOTICE, table=AWARDS, table_after=NOTICE_TABLE_AFTER)
+    results: dict[str, Any] = {}
+    for name, read in (("pypdf", with_pypdf), ("pdfplumber", with_pdfplumber)):
+        per_page: list[float] = []
+        kept = total = chrome = lines = paragraphs = 0
+        for text, data in zip(documents, pdfs, strict=True):
+            started = time.perf_counter()
+            pages = read(data)
+            per_page.append((time.perf_counter() - started) / len(pages))
+            joined = "\n".join(pages)
+            for mark in punctuation:
+                total += text.count(mark)
+                kept += min(text.count(mark), joined.count(mark))
+            chrome += RUNNING_HEADER in joined or "- 1 -" in joined
+            lines += sum(1 for line in joined.splitlines() if line.strip())
+            paragraphs += sum(1 for line in text.splitlines() if line.strip())
+        rows = "\n".join(read(table))
+        results[name] = {
+            "median_ms_per_page": round(statistics.median(per_page) * 1000, 2),
+            "full_width_punctuation_kept": f"{kept}/{total}",
+            "documents_with_page_chrome": f"{chrome}/{len(documents)}",
+            "lines_per_paragraph": round(lines / paragraphs, 2),
+            "table_row_on_one_line": any(
+                "一等奖" in line and "50万元" in line for line in rows.splitlines()
+            ),
+        }
+    return results
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--json", action="store_true")
+    parser.add_argument("--compare", action="store_true", help="pypdf against pdfplumber")
     args = parser.parse_args()
     figures = {"extraction": extraction(), "verbatim": verbatim()}
+    if args.compare:
+        figures["compare"] = compare()
     if args.json:
         print(json.dumps(figures, ensure_ascii=False, indent=2))
         return 0
@@ -143,6 +198,8 @@ def main() -> int:
         print(
             f"{suffix:6} quotes verbatim against the stored text: {row['verbatim']}/{row['pieces']}"
         )
+    for library, row in figures.get("compare", {}).items():
+        print(f"{library:10} " + ", ".join(f"{key} {value}" for key, value in row.items()))
     return 0
 
 
