@@ -120,12 +120,15 @@ class Uploads:
     def _preview(self, name: str, document: ParsedDocument) -> list[str]:
         labels = texts()["upload"]["labels"]
         missing = say("upload", "missing")
-        place = "/".join(part for part in (document.city, document.district) if part)
+        parts = (document.province, document.city, document.district)
+        place = "/".join(dict.fromkeys(part for part in parts if part))
+        level = texts()["upload"]["levels"].get(document.level or "")
         fields = [
             ("title", document.title),
             ("doc_number", document.doc_number),
             ("authority", document.authority),
             ("date", document.date.isoformat() if document.date else None),
+            ("level", level),
             ("place", place),
             ("clauses", str(len(document.clauses))),
         ]

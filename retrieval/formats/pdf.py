@@ -50,6 +50,14 @@ class _Line:
         return max(self.bottom - self.top, 1.0)
 
 
+@dataclass(frozen=True, slots=True)
+class _Page:
+    lines: list[_Line]
+    tables: int
+    width: float
+    height: float
+
+
 @cache
 def _page_numbers() -> list[re.Pattern[str]]:
     return [re.compile(pattern) for pattern in settings()["pdf"]["page_number_patterns"]]
@@ -59,8 +67,7 @@ def extract_pdf(data: bytes) -> Extracted:
     """The body text of a text PDF; raises FormatError for scanned, encrypted or broken files."""
     try:
         with pdfplumber.open(io.BytesIO(data)) as pdf:
-            pages = [_page_lines(page) for page in pdf.pages]
-            page_width = max((float(page.width) for page in pdf.pages), default=0.0)
+            pages = [_read_page(page) for page in pdf.pages]
     except PdfminerException as error:
         cause = error.args[0] if error.args else None
         if isinstance(cause, PDFPasswordIncorrect | PDFEncryptionError):
@@ -70,24 +77,23 @@ def extract_pdf(data: bytes) -> Extracted:
         raise refuse("corrupt", _SUFFIX) from None
     if not pages:
         raise refuse("corrupt", _SUFFIX)
-    if not any(lines for lines, _tables in pages):
+    if not any(page.lines for page in pages):
         raise refuse("scanned", _SUFFIX)
     warnings: list[str] = []
-    blank = [str(number) for number, (lines, _) in enumerate(pages, 1) if not lines]
+    blank = [str(number) for number, page in enumerate(pages, 1) if not page.lines]
     if blank:
         warnings.append(say("warnings", "blank_pages", pages="、".join(blank)))
     body, dropped = _without_chrome(pages)
     if dropped:
         warnings.append(say("warnings", "chrome_dropped", count=dropped))
-    tables = sum(count for _lines, count in pages)
+    tables = sum(page.tables for page in pages)
     if tables:
         warnings.append(say("warnings", "tables", count=tables))
-    return Extracted(
-        text="\n".join(_paragraphs(body, page_width)), warnings=warnings, pages=len(pages)
-    )
+    text = "\n".join(_paragraphs(body, max(page.width for page in pages)))
+    return Extracted(text=text, warnings=warnings, pages=len(pages))
 
 
-def _page_lines(page: Any) -> tuple[list[_Line], int]:
+def _read_page(page: Any) -> _Page:
     """The page's text lines and table rows in reading order, and how many tables it has."""
     number = page.page_number
     tables = page.find_tables()
@@ -104,7 +110,7 @@ def _page_lines(page: Any) -> tuple[list[_Line], int]:
             if text:  # rows keep the table's place; tiny offsets keep their order
                 lines.append(_Line(number, text, x0, x1, top + index * 0.001, bottom, table=True))
     lines.sort(key=lambda line: (line.top, line.x0))
-    return lines, len(tables)
+    return _Page(lines, len(tables), float(page.width), float(page.height))
 
 
 def _inside(line: dict[str, Any], boxes: list[tuple[float, float, float, float]]) -> bool:
@@ -114,30 +120,40 @@ def _inside(line: dict[str, Any], boxes: list[tuple[float, float, float, float]]
     )
 
 
-def _without_chrome(pages: list[tuple[list[_Line], int]]) -> tuple[list[_Line], int]:
-    """All pages' lines less page headers, footers and page numbers; and how many went."""
+def _without_chrome(pages: list[_Page]) -> tuple[list[_Line], int]:
+    """All pages' lines less page headers, footers and page numbers; and how many went.
+
+    A line in the band at the top (or bottom) of a page is chrome when the same text, digits
+    aside, stands in that band on enough pages, when it is set smaller than the body, or when
+    it is a page number.
+    """
     band = float(settings()["pdf"]["margin_band"])
-    heights = [max((line.bottom for line in lines), default=0.0) for lines, _ in pages]
-    page_height = max(heights) / (1 - band / 2) if heights else 0.0
 
-    def in_band(line: _Line) -> bool:
-        return not line.table and (
-            line.top < band * page_height or line.bottom > (1 - band) * page_height
-        )
+    def place(line: _Line, page: _Page) -> str | None:
+        if line.table:
+            return None
+        if line.top < band * page.height:
+            return "top"
+        return "bottom" if line.bottom > (1 - band) * page.height else None
 
-    def key(line: _Line) -> str:
-        return _DIGITS.sub("#", "".join(line.text.split()))
+    def key(line: _Line, where: str) -> str:
+        return where + _DIGITS.sub("#", "".join(line.text.split()))
 
-    seen = Counter(key(line) for lines, _ in pages for line in {ln for ln in lines if in_band(ln)})
-    body_size = statistics.median(line.height for lines, _ in pages for line in lines)
-    needed = max(2, math.ceil(float(settings()["pdf"]["repeat_share"]) * len(pages)))
+    counts: Counter[str] = Counter()
+    for page in pages:  # each page counts once per text
+        placed = ((line, place(line, page)) for line in page.lines)
+        counts.update({key(line, where) for line, where in placed if where is not None})
+    body_size = statistics.median(line.height for page in pages for line in page.lines)
+    config = settings()["pdf"]
+    needed = max(int(config["min_repeats"]), math.ceil(float(config["repeat_share"]) * len(pages)))
     body: list[_Line] = []
     dropped = 0
-    for lines, _ in pages:
-        for line in lines:
+    for page in pages:
+        for line in page.lines:
+            where = place(line, page)
             compact = "".join(line.text.split())
-            if in_band(line) and (
-                seen[key(line)] >= needed
+            if where is not None and (
+                counts[key(line, where)] >= needed
                 or line.height < _SMALL_PRINT * body_size
                 or any(pattern.match(compact) for pattern in _page_numbers())
             ):

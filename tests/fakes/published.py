@@ -12,9 +12,11 @@ from __future__ import annotations
 import io
 from functools import cache
 from html import escape as html_escape
+from itertools import pairwise
 from pathlib import Path
 from xml.sax.saxutils import escape as xml_escape
 
+from retrieval.reader import verbatim_key
 from retrieval.types import ParsedDocument
 
 FONT_FILE = Path("/usr/share/fonts/truetype/wqy/wqy-microhei.ttc")
@@ -53,10 +55,20 @@ def document_shape(document: ParsedDocument) -> tuple[object, ...]:
         document.authority,
         document.recipient,
         document.date,
+        document.province,
         document.city,
         document.district,
+        document.level,
         clauses,
     )
+
+
+def verbatim_pieces(text: str, seams: tuple[int, ...]) -> list[str]:
+    """A clause's text cut at its seams (where reading skipped something of the source): each
+    piece must stand in the source as it is, white space and markup aside."""
+    bounds = [0, *seams, len(text)]
+    pieces = (verbatim_key(text[start:end]) for start, end in pairwise(bounds))
+    return [piece for piece in pieces if piece]
 
 
 def paragraphs(text: str) -> list[str]:
@@ -80,8 +92,11 @@ def make_pdf(
     table_after: int = 0,
     password: str | None = None,
     header: str = RUNNING_HEADER,
+    header_size: float = 9,
+    header_on_first_page: bool = False,
 ) -> bytes:
-    """A text PDF of ``text``: ``- N -`` page numbers, a running header from page 2 on."""
+    """A text PDF of ``text``: ``- N -`` page numbers, a running header from page 2 on
+    (or from page 1), in small print unless ``header_size`` says otherwise."""
     from reportlab.lib import pdfencrypt
     from reportlab.lib.pagesizes import A4
     from reportlab.lib.styles import ParagraphStyle
@@ -101,7 +116,7 @@ def make_pdf(
     def chrome(canvas, document) -> None:  # type: ignore[no-untyped-def]
         page_number(canvas, document)
         canvas.saveState()
-        canvas.setFont(FONT, 9)
+        canvas.setFont(FONT, header_size)
         canvas.drawString(72, A4[1] - 40, header)
         canvas.restoreState()
 
@@ -112,7 +127,7 @@ def make_pdf(
     buffer = io.BytesIO()
     encrypt = pdfencrypt.StandardEncryption(password) if password else None
     SimpleDocTemplate(buffer, pagesize=A4, encrypt=encrypt).build(
-        story, onFirstPage=page_number, onLaterPages=chrome
+        story, onFirstPage=chrome if header_on_first_page else page_number, onLaterPages=chrome
     )
     return buffer.getvalue()
 

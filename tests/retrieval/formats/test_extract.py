@@ -19,6 +19,7 @@ from tests.fakes.published import (
     make_html,
     make_pdf,
     make_scanned_pdf,
+    verbatim_pieces,
 )
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -43,7 +44,8 @@ def test_a_published_file_reads_like_its_text(path: Path, suffix: str) -> None:
 
     assert document_shape(document) == document_shape(expected)
     key = verbatim_key(extracted.text)
-    assert all(verbatim_key(clause.text) in key for clause in document.clauses)
+    for clause in document.clauses:
+        assert all(piece in key for piece in verbatim_pieces(clause.text, clause.seams))
 
 
 def test_pdf_page_chrome_never_enters_a_clause_and_pages_are_joined() -> None:
@@ -59,6 +61,18 @@ def test_pdf_page_chrome_never_enters_a_clause_and_pages_are_joined() -> None:
     assert [verbatim_key(line) for line in extracted.text.splitlines()] == [
         verbatim_key(line) for line in text.splitlines() if line.strip()
     ]
+
+
+def test_a_running_header_in_body_print_is_dropped_where_it_repeats_on_every_page() -> None:
+    text = (ROOT / "seeds" / "000_c9113a1d546cd539.txt").read_text(encoding="utf-8")
+
+    extracted = extract(make_pdf(text, header_size=12, header_on_first_page=True), ".pdf")
+
+    assert extracted.pages >= 3 and RUNNING_HEADER not in extracted.text
+    expected = parse_policy_text(text, source="000.txt")
+    assert document_shape(parse_policy_text(extracted.text, source="000.txt")) == document_shape(
+        expected
+    )
 
 
 @pytest.mark.parametrize("suffix", sorted(MAKERS))
