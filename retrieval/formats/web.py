@@ -31,7 +31,7 @@ def _config() -> dict[str, Any]:
 def extract_html(data: bytes) -> Extracted:
     """The article of a web page, one block or table row per line; FormatError when none."""
     try:
-        tree = LexborHTMLParser(data, encoding=True)
+        tree = LexborHTMLParser(_declared_or_decoded(data), encoding=True)
     except Exception:
         raise refuse("corrupt", _SUFFIX) from None
     body = tree.body
@@ -44,6 +44,18 @@ def extract_html(data: bytes) -> Extracted:
         raise refuse("no_article", _SUFFIX)
     warnings = [say("warnings", "tables", count=renderer.tables)] if renderer.tables else []
     return Extracted(text="\n".join(lines), warnings=warnings)
+
+
+def _declared_or_decoded(data: bytes) -> bytes | str:
+    """The page as lexbor should read it: its bytes when it declares a charset (lexbor follows
+    the declaration), else decoded here as UTF-8 or, failing that, GB18030 (a superset of GBK),
+    which is what a Chinese page saved without a declaration is in."""
+    if b"charset" in data[:4096].lower():
+        return data
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        return data.decode("gb18030", errors="replace")
 
 
 def _compact_len(text: str) -> int:

@@ -108,6 +108,15 @@ def test_web_page_keeps_the_article_not_navigation_or_footer() -> None:
     assert "申报单位应当于每年6月30日前通过东莞市企业服务平台提交申报材料。" in extracted.text
 
 
+@pytest.mark.parametrize("encoding", ["utf-8", "gbk", "gb18030"])
+def test_a_page_saved_without_a_charset_is_decoded(encoding: str) -> None:
+    page = make_html(NOTICE, encoding=encoding).replace(
+        f'<meta charset="{encoding}">'.encode(), b""
+    )
+
+    assert extract(page, ".html").text.splitlines()[2] == "关于印发科技创新奖励办法的通知"
+
+
 def test_word_page_header_is_not_body_text() -> None:
     extracted = extract(make_docx(NOTICE, header=RUNNING_HEADER), ".docx")
 
