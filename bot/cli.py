@@ -18,6 +18,7 @@ _HANDLERS: dict[str, str] = {
     "chat": "bot.channels.console:cmd_chat",
     "reload": "bot.cli_corpus:cmd_reload",
     "docs": "bot.cli_corpus:cmd_docs",
+    "add": "bot.cli_upload:cmd_add",
     "eval": "bot.evaluation:cmd_eval",
     "serve": "bot.channels.serve:cmd_serve",
     "bench": "retrieval.bench:cmd_bench",
@@ -43,6 +44,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     reload = sub.add_parser("reload", help="re-read the corpus folder and swap it in atomically")
     reload.add_argument("--corpus", help="folder of policy documents (default: CORPUS_DIR)")
+
+    add = sub.add_parser("add", help="preview a policy file (PDF, Word, web page, text), add it")
+    add.add_argument("file", help="the file to add to CORPUS_DIR")
+    add.add_argument("--yes", action="store_true", help="add without asking")
 
     docs = sub.add_parser("docs", help="list the documents of the live corpus")
     docs.add_argument("--json", action="store_true")

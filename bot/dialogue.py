@@ -22,7 +22,7 @@ import time
 import unicodedata
 import weakref
 from collections.abc import Callable, Collection, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
@@ -45,12 +45,13 @@ from bot.settings import Settings
 from bot.stats import collect_stats
 from bot.texts import TOPIC_LABELS, followup_patterns, say, texts, topic_name
 from bot.types import Button, Incoming, IntentScore, Reply
-from retrieval.store import StoredClause, StoredDocument
+from bot.uploads import Uploads
+from retrieval.store import ReloadReport, StoredClause, StoredDocument
 
 logger = logging.getLogger(__name__)
 
 MAX_QUESTION_CHARS = 500  # longer messages are refused with a request to shorten them
-ADMIN_COMMANDS = frozenset({"reload", "stats"})
+ADMIN_COMMANDS = frozenset({"reload", "stats", "upload", "remove"})
 LOOKUP_VERBS = frozenset({"add", "del"})  # /lookup add|del …: admins only
 _INVISIBLE = frozenset({"Cc", "Cf", "Co", "Cs", "Cn"})  # control, format, private, unassigned
 _TOP_LEVEL = re.compile(  # the first rung of a numbering ladder
@@ -127,7 +128,10 @@ class Dialogue:
             "feedback": self._cmd_feedback,
             "reload": self._cmd_reload,
             "stats": self._cmd_stats,
+            "upload": self._cmd_upload,
+            "remove": self._cmd_remove,
         }
+        self._uploads = Uploads(settings, reload=self._reload, documents=service.documents)
         self.refresh_default_lookups()
 
     # ------------------------------------------------------------------ entry points
@@ -140,7 +144,27 @@ class Dialogue:
             lock = asyncio.Lock()
             self._locks[key] = lock
         async with lock:
+            if incoming.attachment is not None and incoming.is_admin:
+                fetched = await self._fetch_attachment(incoming)
+                if isinstance(fetched, Reply):
+                    return fetched
+                incoming = fetched
             return await asyncio.to_thread(self.handle_sync, incoming)
+
+    async def _fetch_attachment(self, incoming: Incoming) -> Incoming | Reply:
+        """Download an admin's file through the channel's fetcher, refusing one too large first."""
+        attachment = incoming.attachment
+        assert attachment is not None
+        if (refusal := self._uploads.too_large(attachment.size)) is not None:
+            return refusal
+        if attachment.data is not None or attachment.fetch is None:
+            return incoming
+        try:
+            data = await attachment.fetch()
+        except Exception:
+            logger.exception("fetching %s from %s failed", attachment.name, incoming.channel)
+            return Reply(text=[say("upload", "download_failed")], kind="error")
+        return replace(incoming, attachment=replace(attachment, data=bytes(data), fetch=None))
 
     def handle_sync(self, incoming: Incoming) -> Reply:
         """The blocking core of :meth:`handle` (database and retrieval work); never raises."""
@@ -160,6 +184,8 @@ class Dialogue:
     # ------------------------------------------------------------------ routing
 
     def _dispatch(self, incoming: Incoming) -> Reply:
+        if incoming.attachment is not None:
+            return self._attachment(incoming)
         text = clean_text(incoming.text or "")
         if not text:
             junk = bool(incoming.text and incoming.text.strip())
@@ -580,13 +606,55 @@ class Dialogue:
             session.commit()
         return Reply(text=[say("feedback", f"thanks_{verdict}")], kind="command")
 
+    def _reload(self) -> ReloadReport:
+        report = self._service.reload(self._settings.corpus_dir)
+        self.refresh_default_lookups()
+        return report
+
+    def _attachment(self, incoming: Incoming) -> Reply:
+        """A file sent to the bot: an admin's is previewed for adding; others get the hint."""
+        attachment = incoming.attachment
+        if attachment is None or not incoming.is_admin:
+            return Reply(text=[say("upload", "not_admin")], kind="hint")
+        if attachment.data is None:
+            return Reply(text=[say("upload", "download_failed")], kind="error")
+        return self._uploads.receive(attachment.name, attachment.data)
+
+    def _cmd_upload(self, _incoming: Incoming, args: str) -> Reply:
+        verb, _, token = args.partition(" ")
+        if verb == "add" and token.strip():
+            return self._uploads.add(token.strip())
+        if verb == "cancel" and token.strip():
+            return self._uploads.cancel(token.strip())
+        return Reply(text=[say("upload", "usage")], kind="command")
+
+    def _cmd_remove(self, _incoming: Incoming, args: str) -> Reply:
+        verb, _, rest = args.partition(" ")
+        if verb == "confirm" and rest.strip():
+            return self._uploads.remove(rest.strip())
+        if verb == "cancel":
+            return Reply(text=[say("remove", "cancelled")], kind="command")
+        if not args:
+            return Reply(text=[say("remove", "usage")], kind="command")
+        documents = self._service.documents()
+        wanted = _norm_number(args)
+        exact = [doc for doc in documents if _norm_number(doc.doc_number or "") == wanted]
+        matches = exact or _match_documents(documents, args)
+        if len(matches) == 1:
+            return self._uploads.ask_remove(matches[0])
+        if not matches:
+            return Reply(text=[say("remove", "not_found", query=args)], kind="command")
+        lines = [say("remove", "choose", query=args)]
+        lines.extend(say("doc", "list_line", label=_doc_label(doc)) for doc in matches)
+        buttons = [Button(_doc_label(doc)[:30], f"/remove {_doc_key(doc)}") for doc in matches]
+        return Reply(text=["\n".join(lines)], buttons=buttons, kind="command")
+
     def _cmd_reload(self, _incoming: Incoming, _args: str) -> Reply:
         try:
-            report = self._service.reload(self._settings.corpus_dir)
+            report = self._reload()
         except Exception as error:  # a bad corpus folder is reported to the admin, not raised
             logger.exception("reload failed")
             return Reply(text=[say("reload", "failed", error=error)], kind="command")
-        self.refresh_default_lookups()
         lines = [say("reload", "lead"), *report.summary_lines()]
         return Reply(text=["\n".join(lines)], kind="command")
 

@@ -47,6 +47,11 @@ class Settings(BaseSettings):
     context_ttl_minutes: int = Field(default=30, ge=1)
     answers_per_reply: int = Field(default=3, ge=1, le=10)
     corpus_check_seconds: float = Field(default=2.0, ge=0)
+    max_upload_mb: float = Field(default=20.0, gt=0)  # files sent to the bot or `policybot add`
+
+    @property
+    def max_upload_bytes(self) -> int:
+        return int(self.max_upload_mb * 1024 * 1024)
 
     _split_admin_ids = field_validator("admin_ids", "wecom_admin_ids", mode="before")(_split_ids)
 

@@ -6,10 +6,25 @@ nothing. Nothing here imports a platform library.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Literal
 
 Channel = Literal["cli", "console", "telegram", "wecom", "test"]
+
+
+@dataclass(frozen=True, slots=True)
+class Attachment:
+    """A file sent with a message: its name, and its bytes or how to fetch them.
+
+    Channels pass ``fetch`` (a platform download) and the size the platform declares, so the
+    core can refuse a file that is too large before downloading it.
+    """
+
+    name: str
+    data: bytes | None = None
+    fetch: Callable[[], Awaitable[bytes]] | None = None
+    size: int | None = None  # declared by the platform; None when it does not say
 
 
 @dataclass(frozen=True, slots=True)
@@ -21,6 +36,7 @@ class Incoming:
     session_id: str
     text: str
     is_admin: bool = False
+    attachment: Attachment | None = None  # a document sent to the bot (admins add it)
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,4 +1,8 @@
-"""Reading a corpus folder: every ``.txt``/``.md`` file in it, each failure named with its reason.
+"""Reading a corpus folder: every policy file in it, each failure named with its reason.
+
+Policy files are ``.txt``/``.md`` and what :mod:`retrieval.formats` reads (PDF, Word, web
+pages); ``.doc``/``.wps`` are listed too, so that they fail with a message instead of being
+skipped.
 
 One bad file never stops the others: its :class:`DocumentError` goes into the result and the
 store decides what to keep. Only a folder that cannot serve as a corpus at all (missing,
@@ -16,6 +20,7 @@ from functools import cache
 from pathlib import Path, PurePath
 from typing import Any
 
+from retrieval.formats import REFUSED_SUFFIXES, SUFFIXES, format_rank
 from retrieval.types import DocumentError, ParsedDocument
 
 __all__ = [
@@ -28,7 +33,7 @@ __all__ = [
     "reject_duplicates",
 ]
 
-POLICY_SUFFIXES = frozenset({".txt", ".md"})
+POLICY_SUFFIXES = frozenset({".txt", ".md"}) | SUFFIXES | REFUSED_SUFFIXES
 _MESSAGES = Path(__file__).with_name("data") / "corpus_messages.toml"
 _log = logging.getLogger(__name__)
 
@@ -74,7 +79,7 @@ def read_corpus(corpus_dir: Path, *, loaded: Mapping[str, str | None] | None = N
 
 
 def read_files(corpus_dir: Path) -> CorpusRead:
-    """Read each ``.txt``/``.md`` file of ``corpus_dir`` (sorted by name, not recursive).
+    """Read each policy file of ``corpus_dir`` (sorted by name, not recursive).
 
     Duplicates are not checked here: the store checks them against the corpus live at the
     moment it swaps. Other files are listed in ``ignored``; hidden files are skipped silently.
@@ -142,7 +147,7 @@ def reject_duplicates(read: CorpusRead, loaded: Mapping[str, str | None]) -> Cor
     A rejected file that was loaded before keeps its last good version (under its old number),
     which may in turn clash with another file, so this repeats until nothing changes.
     """
-    documents = list(read.documents)
+    documents, alternates = _one_format_each(read.documents)
     failures = list(read.failures)
     sources = {document_key(doc.source): doc.source for doc in documents}
     sources.update({document_key(failure.path): failure.path for failure in failures})
@@ -177,7 +182,34 @@ def reject_duplicates(read: CorpusRead, loaded: Mapping[str, str | None]) -> Cor
         kept_numbers = _kept_numbers({document_key(f.path) for f in failures}, loaded)
     order = {source: index for index, source in enumerate(sorted(sources.values()))}
     failures.sort(key=lambda failure: order.get(failure.path, len(order)))
-    return replace(read, documents=documents, failures=failures)
+    return replace(
+        read, documents=documents, failures=failures, ignored=[*read.ignored, *alternates]
+    )
+
+
+def _one_format_each(documents: list[ParsedDocument]) -> tuple[list[ParsedDocument], list[str]]:
+    """One document per 文号 among files of different formats (a .pdf and a .docx of it).
+
+    The preferred format is kept (``[preference]`` of formats.toml); the others are listed as
+    ignored, naming the file kept. Two files of one format sharing a number stay duplicates.
+    """
+    best: dict[str, ParsedDocument] = {}
+    for doc in documents:
+        if doc.doc_number:
+            kept = best.get(doc.doc_number)
+            if kept is None or format_rank(doc.source) < format_rank(kept.source):
+                best[doc.doc_number] = doc
+    kept_docs: list[ParsedDocument] = []
+    alternates: list[str] = []
+    for doc in documents:
+        winner = best.get(doc.doc_number or "")
+        if winner is None or doc is winner or format_rank(doc.source) == format_rank(winner.source):
+            kept_docs.append(doc)
+        else:
+            alternates.append(
+                message("summary", "alternate", file=document_key(doc.source), kept=winner.source)
+            )
+    return kept_docs, alternates
 
 
 def _kept_numbers(failed_keys: set[str], loaded: Mapping[str, str | None]) -> dict[str, str]:

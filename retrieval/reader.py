@@ -43,6 +43,7 @@ from functools import cache
 from itertools import pairwise
 from pathlib import Path
 
+from retrieval import formats
 from retrieval.docplace import document_place
 from retrieval.normalize import to_simplified
 from retrieval.places import PROVINCE, Gazetteer, load_gazetteer
@@ -1340,9 +1341,15 @@ def read_document(path: Path, *, source: str | None = None) -> ParsedDocument:
     if not data.strip():
         reason = "the file is empty" if not data else "the file holds only white space"
         raise DocumentError(source, reason)
+    suffix = Path(path).suffix.lower()
+    warnings: list[str] = []
     try:
-        text, encoding = decode_policy_bytes(data)
-    except ValueError as error:
+        if suffix in formats.SUFFIXES or suffix in formats.REFUSED_SUFFIXES:
+            extracted = formats.extract(data, suffix)  # PDF, Word, web page: their text
+            text, encoding, warnings = extracted.text, suffix.lstrip("."), extracted.warnings
+        else:
+            text, encoding = decode_policy_bytes(data)
+    except ValueError as error:  # FormatError too: its message is the Chinese reason
         raise DocumentError(source, str(error)) from error
     if not text.strip():
         raise DocumentError(source, "the file holds only white space")
@@ -1351,5 +1358,6 @@ def read_document(path: Path, *, source: str | None = None) -> ParsedDocument:
     except ValueError as error:
         raise DocumentError(source, str(error)) from error
     document.encoding = encoding
+    document.warnings = warnings
     document.content_hash = hashlib.sha256(data).hexdigest()
     return document

@@ -54,6 +54,7 @@ __all__ = [
     "CorpusClause",
     "CorpusDocument",
     "CorpusState",
+    "CorpusText",
     "CorpusVersion",
     "DocumentRef",
     "FileFailure",
@@ -63,6 +64,7 @@ __all__ = [
     "StoredDocument",
     "clause_id",
     "create_corpus_tables",
+    "document_text",
     "ensure_corpus",
     "live_version",
     "load_live_corpus",
@@ -130,6 +132,22 @@ class CorpusDocument(SQLModel, table=True):
     fingerprint: str = Field(max_length=40)  # sha1 of metadata and clauses: decides "changed"
 
 
+class CorpusText(SQLModel, table=True):
+    """The text a document version was read from (a PDF's or web page's extracted text): quotes
+    are verbatim against it, so it is kept to check and show them."""
+
+    __tablename__ = "corpus_text"
+    __table_args__ = (
+        ForeignKeyConstraint(
+            ["version", "key"], ["corpus_document.version", "corpus_document.key"]
+        ),
+    )
+
+    version: int = Field(primary_key=True, sa_column_kwargs={"autoincrement": False})
+    key: str = Field(primary_key=True, max_length=255)
+    text: str = Field(sa_column=Column(Text, nullable=False))
+
+
 class CorpusClause(SQLModel, table=True):
     """A clause of one corpus version; ``id`` is stable across versions (see :func:`clause_id`)."""
 
@@ -156,11 +174,13 @@ _TABLES = [
     CorpusVersion.__table__,  # type: ignore[attr-defined]
     CorpusDocument.__table__,  # type: ignore[attr-defined]
     CorpusClause.__table__,  # type: ignore[attr-defined]
+    CorpusText.__table__,  # type: ignore[attr-defined]
 ]
 _state = CorpusState.__table__  # type: ignore[attr-defined]
 _versions = CorpusVersion.__table__  # type: ignore[attr-defined]
 _documents = CorpusDocument.__table__  # type: ignore[attr-defined]
 _clauses = CorpusClause.__table__  # type: ignore[attr-defined]
+_texts = CorpusText.__table__  # type: ignore[attr-defined]
 
 
 def create_corpus_tables(engine: Engine) -> None:
@@ -446,6 +466,17 @@ def load_live_corpus(engine: Engine) -> LiveCorpus | None:
     raise CorpusBusyError(message("errors", "busy", error="corpus kept changing while read"))
 
 
+def document_text(engine: Engine, key: str) -> str | None:
+    """The text the live version of document ``key`` was read from (None: no such document)."""
+    with engine.connect() as connection:
+        return connection.execute(
+            select(_texts.c.text).where(
+                _texts.c.version == select(_state.c.live_version).scalar_subquery(),
+                _texts.c.key == key,
+            )
+        ).scalar_one_or_none()
+
+
 def reload_corpus(*, engine: Engine, corpus_dir: Path) -> ReloadReport:
     """Re-read ``corpus_dir`` and swap it in as a new version when anything changed.
 
@@ -518,6 +549,7 @@ def swap_corpus(*, engine: Engine, read: CorpusRead, only_if_empty: bool = False
         _insert_version(connection, version, read.corpus_dir, report)
         _insert_documents(connection, version, plan.document_rows)
         _insert_clauses(connection, version, plan.clause_rows)
+        _insert_batches(connection, _texts, [{**row, "version": version} for row in plan.text_rows])
         if plan.kept_keys:
             _copy_kept(connection, previous, version, plan.kept_keys)
         _set_live(connection, version)
@@ -641,6 +673,15 @@ def _copy_kept(
             ),
         )
     )
+    text_columns = [c for c in _texts.c if c.name != "version"]
+    connection.execute(
+        insert(_texts).from_select(
+            ["version", *(c.name for c in text_columns)],
+            select(literal(version, Integer), *text_columns).where(
+                _texts.c.version == previous, _texts.c.key.in_(keys)
+            ),
+        )
+    )
     clause_columns = [c for c in _clauses.c if c.name != "version"]
     connection.execute(
         insert(_clauses).from_select(
@@ -663,6 +704,7 @@ def _set_live(connection: Connection, version: int) -> None:
 def _delete_old_versions(connection: Connection, version: int) -> None:
     """Drop every other version's rows (the version history rows stay)."""
     connection.execute(delete(_clauses).where(_clauses.c.version != version))
+    connection.execute(delete(_texts).where(_texts.c.version != version))
     connection.execute(delete(_documents).where(_documents.c.version != version))
 
 
@@ -776,6 +818,7 @@ class _Plan:
 
     document_rows: list[dict[str, Any]]
     clause_rows: list[dict[str, Any]]
+    text_rows: list[dict[str, Any]]
     kept_keys: set[str]
     report: ReloadReport
 
@@ -790,8 +833,10 @@ class _Plan:
         report = ReloadReport(version=None, previous_version=previous, swapped=False)
         document_rows: list[dict[str, Any]] = []
         clause_rows: list[dict[str, Any]] = []
+        text_rows: list[dict[str, Any]] = []
         for doc in read.documents:
             key = document_key(doc.source)
+            text_rows.append({"key": key, "text": doc.text})
             rows = _clause_dicts(key, doc.clauses)
             document = _document_dict(key, doc, rows)
             document_rows.append(document)
@@ -826,4 +871,4 @@ class _Plan:
         report.failures = [FileFailure(str(f.path), f.reason) for f in read.failures]
         report.kept = [f.path for f in read.failures if document_key(f.path) in kept_keys]
         report.ignored = list(read.ignored)
-        return cls(document_rows, clause_rows, kept_keys, report)
+        return cls(document_rows, clause_rows, text_rows, kept_keys, report)

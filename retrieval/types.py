@@ -52,3 +52,4 @@ class ParsedDocument:
     text: str = ""  # the decoded source text, as in the file (for the verbatim property)
     encoding: str = "utf-8"
     content_hash: str = ""  # sha256 of the file's bytes
+    warnings: list[str] = field(default_factory=list)  # what reading a PDF/Word/web page noted

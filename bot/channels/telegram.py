@@ -63,7 +63,7 @@ from telegram.request import HTTPXRequest
 from bot.channels import DialogueHandler
 from bot.channels.telegram_render import render_reply
 from bot.settings import Settings
-from bot.types import Button, Incoming, Reply
+from bot.types import Attachment, Button, Incoming, Reply
 
 logger = logging.getLogger(__name__)
 
@@ -206,6 +206,20 @@ class CallbackCodec:
         if data.startswith("/"):
             return data
         return self._commands.get(data)
+
+
+def document_attachment(message: Message) -> Attachment | None:
+    """A Telegram document as the core's attachment: its name, declared size and download."""
+    document = message.document
+    if document is None:
+        return None
+
+    async def fetch() -> bytes:
+        file = await document.get_file()
+        return bytes(await file.download_as_bytearray())
+
+    name = document.file_name or document.file_unique_id
+    return Attachment(name=name, fetch=fetch, size=document.file_size)
 
 
 def display_width(text: str) -> int:
@@ -456,6 +470,11 @@ class TelegramChannel:
             return
         if not await self._admit(user, chat):
             return
+        attachment = document_attachment(message)
+        if attachment is not None:  # the core decides: an admin's file is previewed for adding
+            reply = await self._ask(chat, user, message.caption or "", attachment=attachment)
+            await self._send(chat, reply, reply_to=message)
+            return
         await self._send_text(chat, self._config.texts["media_hint"], reply_to=message)
 
     async def _on_button(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -540,7 +559,9 @@ class TelegramChannel:
             await self._send_text(chat, self._config.texts["throttled"])
         return False
 
-    async def _ask(self, chat: Chat, user: User, text: str) -> Reply:
+    async def _ask(
+        self, chat: Chat, user: User, text: str, *, attachment: Attachment | None = None
+    ) -> Reply:
         """The core's reply; one session at a time, other sessions run alongside."""
         session_id = str(chat.id) if chat.type not in _GROUP_CHATS else f"{chat.id}:{user.id}"
         incoming = Incoming(
@@ -549,6 +570,7 @@ class TelegramChannel:
             session_id=session_id,
             text=text,
             is_admin=str(user.id) in self._settings.admin_ids,
+            attachment=attachment,
         )
         lock = self._session_locks.get(session_id)
         if lock is None:

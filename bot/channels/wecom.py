@@ -56,7 +56,7 @@ from bot.channels.wecom_store import (
     WeComDelivery,
 )
 from bot.settings import Settings
-from bot.types import Incoming, Reply
+from bot.types import Attachment, Incoming, Reply
 
 log = logging.getLogger(__name__)
 
@@ -95,6 +95,7 @@ class Inbound:
     message: Any  # the wechatpy message, used to address the passive reply
     text: str | None  # text for the dialogue core; None when ``reply`` says it all
     reply: Reply | None  # a reply made here (hints), or None (no reply for this event)
+    attachment: Attachment | None = None  # an admin's file, fetched through the media API
 
 
 def _required(request: Request, *names: str) -> list[str]:
@@ -293,12 +294,31 @@ class WeComChannel:
         key = f"msg:{msg_id}"
         if msg_type == "text":
             return Inbound(key, user_id, message, str(data.get("Content") or ""), None)
+        if msg_type == "file" and (attachment := self._attachment(data, user_id)) is not None:
+            return Inbound(key, user_id, message, "", None, attachment)
         recognised = data.get("Recognition") if msg_type == "voice" else None
         if isinstance(recognised, str) and recognised.strip():  # WeCom's own speech-to-text
             return Inbound(key, user_id, message, recognised, None)
         hints = self._config["hints"]
         hint = Reply(text=[hints.get(msg_type, hints["default"])], kind="hint")
         return Inbound(key, user_id, message, None, hint)
+
+    def _attachment(self, data: dict[str, Any], user_id: str) -> Attachment | None:
+        """An admin's file message as the core's attachment, downloaded through media/get.
+
+        Files of other people are never downloaded: they get the usual hint, as before.
+        """
+        media_id = data.get("MediaId")
+        api = self._api
+        if api is None or user_id not in self._settings.wecom_admin_ids or not media_id:
+            return None
+        name = str(data.get("FileName") or data.get("Title") or media_id)
+        declared = str(data.get("FileSize") or "")
+
+        async def fetch() -> bytes:
+            return await api.media(str(media_id))
+
+        return Attachment(name, fetch=fetch, size=int(declared) if declared.isdigit() else None)
 
     # ---- delivery ----------------------------------------------------------------------------
 
@@ -399,6 +419,7 @@ class WeComChannel:
             session_id=f"{CHANNEL}:{inbound.user_id}",
             text=inbound.text,
             is_admin=inbound.user_id in self._settings.wecom_admin_ids,
+            attachment=inbound.attachment,
         )
         try:
             return await self._dialogue.handle(incoming)

@@ -62,7 +62,7 @@ class WeComApiError(Exception):
 
 
 class WeComApi:
-    """An access-token-caching client for the two WeCom API calls the channel needs."""
+    """An access-token-caching client for the WeCom API calls the channel needs (send, media)."""
 
     def __init__(
         self,
@@ -145,6 +145,24 @@ class WeComApi:
         return await self.send(
             {"touser": user_id, "msgtype": "markdown", "markdown": {"content": content}}
         )
+
+    async def media(self, media_id: str) -> bytes:
+        """GET media/get: a file a person sent (WeCom answers JSON with errcode on failure)."""
+        token = await self.access_token()
+        try:
+            response = await self._http().get(
+                self._base_url + "/cgi-bin/media/get",
+                params={"access_token": token, "media_id": media_id},
+            )
+            response.raise_for_status()
+        except httpx.HTTPStatusError as error:
+            raise WeComApiError(-1, f"HTTP {error.response.status_code} from media/get") from None
+        except httpx.HTTPError as error:
+            raise WeComApiError(-1, f"{type(error).__name__} calling media/get") from None
+        if response.headers.get("content-type", "").startswith(("application/json", "text/")):
+            data = response.json()
+            raise WeComApiError(int(data.get("errcode") or -1), str(data.get("errmsg", "")))
+        return response.content
 
     async def _call(
         self,

@@ -11,6 +11,7 @@ import pytest
 
 from bot.cli import main
 from bot.settings import get_settings
+from tests.fakes.published import NOTICE, make_docx, make_html, make_pdf, make_scanned_pdf
 
 DOCUMENT_KEYS = {
     "doc_number",
@@ -182,3 +183,68 @@ def test_docs_without_a_loadable_corpus_exits_1(
     assert main(["docs"]) == 1
 
     assert capsys.readouterr().err.strip() == "policybot docs: nowhere: 文件夹不存在"
+
+
+# ------------------------------------------ published files: reload and policybot add
+
+
+def numbers(capsys: pytest.CaptureFixture[str]) -> set[str | None]:
+    capsys.readouterr()
+    assert main(["docs", "--json"]) == 0
+    return {doc["doc_number"] for doc in json.loads(capsys.readouterr().out)}
+
+
+def test_add_yes_previews_and_adds_the_file(
+    workdir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (workdir / "notice.pdf").write_bytes(make_pdf(NOTICE))
+
+    assert main(["add", "notice.pdf", "--yes"]) == 0
+
+    out = capsys.readouterr().out
+    assert "文号：东工信〔2024〕12号" in out and "已加入《notice.pdf》" in out
+    assert (workdir / "seeds" / "notice.pdf").exists()
+    assert "东工信〔2024〕12号" in numbers(capsys)
+
+
+def test_add_without_confirmation_changes_nothing(
+    workdir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (workdir / "notice.docx").write_bytes(make_docx(NOTICE))
+
+    assert main(["add", "notice.docx"]) == 0  # stdin is not a terminal: no one confirmed
+
+    assert "未加入语料库" in capsys.readouterr().out
+    assert not (workdir / "seeds" / "notice.docx").exists()
+    assert not list((workdir / "seeds" / ".pending").iterdir())
+
+
+def test_add_refuses_a_scanned_or_too_large_file_with_exit_1(
+    workdir: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (workdir / "scan.pdf").write_bytes(make_scanned_pdf())
+    assert main(["add", "scan.pdf", "--yes"]) == 1
+    assert "扫描件，没有可读取的文字" in capsys.readouterr().out
+
+    (workdir / "page.html").write_bytes(make_html(NOTICE))
+    monkeypatch.setenv("MAX_UPLOAD_MB", "0.001")
+    get_settings.cache_clear()
+    assert main(["add", "page.html", "--yes"]) == 1
+    assert "文件太大" in capsys.readouterr().out
+    assert not (workdir / "seeds" / "page.html").exists()
+
+
+def test_reload_reads_published_files_and_exits_1_naming_the_refused_ones(
+    workdir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    seeds = workdir / "seeds"
+    (seeds / "notice.pdf").write_bytes(make_pdf(NOTICE))
+    (seeds / "scan.pdf").write_bytes(make_scanned_pdf())
+    (seeds / "old.doc").write_bytes(b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\x00" * 512)
+
+    assert main(["reload"]) == 1
+
+    out = capsys.readouterr().out
+    assert "seeds/scan.pdf：扫描件，没有可读取的文字，请提供文字版或 .docx" in out
+    assert "seeds/old.doc：.doc 是旧版 Word/WPS 格式" in out
+    assert "新增 6" in out and "东工信〔2024〕12号" in numbers(capsys)

@@ -14,6 +14,7 @@ import datetime as dt
 import functools
 import shutil
 import tempfile
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -21,7 +22,7 @@ from bot.answering import AnswerService
 from bot.db import create_tables, make_engine
 from bot.dialogue import Dialogue
 from bot.settings import Settings
-from bot.types import Button, Incoming, Reply
+from bot.types import Attachment, Button, Incoming, Reply
 
 SEEDS = Path(__file__).resolve().parent.parent.parent / "seeds"
 
@@ -42,6 +43,22 @@ class CollectingChannel:
         """Send ``text`` as this person and return the bot's reply."""
         self.sent.append(text)
         incoming = Incoming(self.channel, self.user, self.session, text, self.is_admin)
+        reply = await self.dialogue.handle(incoming)
+        self.replies.append(reply)
+        return reply
+
+    async def send_file(
+        self,
+        name: str,
+        data: bytes | None = None,
+        *,
+        fetch: Callable[[], Awaitable[bytes]] | None = None,
+        size: int | None = None,
+    ) -> Reply:
+        """Send a file as this person (its bytes, or a fetcher as platforms give one)."""
+        self.sent.append(f"<file {name}>")
+        attachment = Attachment(name, data=data, fetch=fetch, size=size)
+        incoming = Incoming(self.channel, self.user, self.session, "", self.is_admin, attachment)
         reply = await self.dialogue.handle(incoming)
         self.replies.append(reply)
         return reply

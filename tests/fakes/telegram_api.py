@@ -32,7 +32,7 @@ from urllib.parse import parse_qsl
 import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import JSONResponse
+from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 TOKEN = "123456789:AAFakeTokenForTestsOnly_abcdefghijkl"
@@ -113,6 +113,8 @@ class FakeTelegramAPI:
         self._waiters: list[asyncio.Future[None]] = []  # woken on every call and update
         self._closing = asyncio.Event()
         self._failures: dict[str, list[dict[str, Any]]] = {}
+        self.files: dict[str, bytes] = {}  # file_id -> bytes, served by getFile and /file/bot…
+        self.downloads: list[str] = []  # file paths downloaded, in order
         self._server: _QuietServer | None = None
         self._task: asyncio.Task[None] | None = None
         self.port = 0
@@ -129,7 +131,10 @@ class FakeTelegramAPI:
         sock.listen(128)
         self.port = sock.getsockname()[1]
         app = Starlette(
-            routes=[Route("/bot{token}/{method}", self._endpoint, methods=["GET", "POST"])]
+            routes=[
+                Route("/bot{token}/{method}", self._endpoint, methods=["GET", "POST"]),
+                Route("/file/bot{token}/{path:path}", self._file, methods=["GET"]),
+            ]
         )
         config = uvicorn.Config(
             app, lifespan="off", log_level="warning", access_log=False, timeout_graceful_shutdown=1
@@ -190,6 +195,29 @@ class FakeTelegramAPI:
         if isinstance(result, JSONResponse):
             return result
         return JSONResponse({"ok": True, "result": result})
+
+    async def _file(self, request: Request) -> Response:
+        """The file download of the Bot API: ``/file/bot<token>/<file_path>``."""
+        if request.path_params["token"] != self.token:
+            return _error(401, "Unauthorized")
+        path = request.path_params["path"]
+        file_id = path.rsplit("/", 1)[-1]
+        if file_id not in self.files:
+            return _error(404, "Not Found: file not found")
+        self.downloads.append(path)
+        self._notify()
+        return Response(self.files[file_id], media_type="application/octet-stream")
+
+    def _api_getFile(self, params: dict[str, Any]) -> Any:
+        file_id = str(params.get("file_id") or "")
+        if file_id not in self.files:
+            return _error(400, "Bad Request: invalid file_id")
+        return {
+            "file_id": file_id,
+            "file_unique_id": f"u{file_id}",
+            "file_size": len(self.files[file_id]),
+            "file_path": f"documents/{file_id}",
+        }
 
     def _api_getMe(self, _params: dict[str, Any]) -> dict[str, Any]:
         return self.bot_user
@@ -360,6 +388,21 @@ class FakeTelegramAPI:
             "emoji": "👍",
         }
         return self.enqueue(self.message_update(None, extra={"sticker": sticker}, **kwargs))
+
+    def document(
+        self, file_name: str, data: bytes, *, declared_size: int | None = None, **kwargs: Any
+    ) -> dict[str, Any]:
+        """Queue a file sent to the bot (a Telegram document); getFile then serves its bytes."""
+        file_id = f"BQACAgFakeDoc{len(self.files) + 1}"
+        self.files[file_id] = data
+        document = {
+            "file_id": file_id,
+            "file_unique_id": f"u{file_id}",
+            "file_name": file_name,
+            "mime_type": "application/octet-stream",
+            "file_size": len(data) if declared_size is None else declared_size,
+        }
+        return self.enqueue(self.message_update(None, extra={"document": document}, **kwargs))
 
     def press_update(
         self,

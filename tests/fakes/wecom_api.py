@@ -25,7 +25,7 @@ import uvicorn
 import xmltodict
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import JSONResponse
+from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from wechatpy.enterprise.crypto import WeChatCrypto
 
@@ -68,12 +68,15 @@ class FakeWeComApi:
             routes=[
                 Route("/cgi-bin/gettoken", self._gettoken, methods=["GET"]),
                 Route("/cgi-bin/message/send", self._send, methods=["POST"]),
+                Route("/cgi-bin/media/get", self._media, methods=["GET"]),
             ]
         )
         config = uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", lifespan="off")
         self._server = uvicorn.Server(config)
         self._thread = threading.Thread(target=self._server.run, daemon=True)
         self.base_url = ""
+        self.media: dict[str, bytes] = {}  # media_id -> bytes, served by media/get
+        self.media_downloads: list[str] = []
 
     # ---- lifecycle ----------------------------------------------------------------------------
 
@@ -142,6 +145,18 @@ class FakeWeComApi:
             {"errcode": 0, "errmsg": "ok", "access_token": token, "expires_in": self.expires_in}
         )
 
+    async def _media(self, request: Request) -> Response:
+        token = request.query_params.get("access_token", "")
+        media_id = request.query_params.get("media_id", "")
+        with self._lock:
+            if token not in self._state.valid_tokens:
+                return JSONResponse({"errcode": 40014, "errmsg": "invalid access_token"})
+            if media_id not in self.media:
+                return JSONResponse({"errcode": 40007, "errmsg": "invalid media_id"})
+            self.media_downloads.append(media_id)
+            data = self.media[media_id]
+        return Response(data, media_type="application/octet-stream")
+
     async def _send(self, request: Request) -> JSONResponse:
         token = request.query_params.get("access_token", "")
         body = await request.json()
@@ -208,6 +223,15 @@ class WeComCallbackClient:
             f"<MsgType><![CDATA[{msgtype}]]></MsgType><MediaId><![CDATA[media-1]]></MediaId>"
             f"<PicUrl><![CDATA[http://127.0.0.1/p.jpg]]></PicUrl>"
             f"<MsgId>{msg_id or self.next_id()}</MsgId>",
+        )
+
+    def file_xml(self, user: str, media_id: str, file_name: str, size: int) -> str:
+        """A file message, as WeCom posts one for a file sent to the app."""
+        return self._xml(
+            user,
+            f"<MsgType><![CDATA[file]]></MsgType><MediaId><![CDATA[{media_id}]]></MediaId>"
+            f"<FileName><![CDATA[{file_name}]]></FileName><FileSize>{size}</FileSize>"
+            f"<MsgId>{self.next_id()}</MsgId>",
         )
 
     def event_xml(self, user: str, event: str, create_time: int | None = None) -> str:

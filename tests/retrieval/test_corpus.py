@@ -112,11 +112,11 @@ def test_missing_folder_is_named(tmp_path: Path) -> None:
 
 
 def test_folder_without_policy_files_is_named(tmp_path: Path) -> None:
-    (tmp_path / "notes.pdf").write_bytes(b"%PDF-1.4")
+    (tmp_path / "notes.xlsx").write_bytes(b"PK\x03\x04")
     with pytest.raises(DocumentError) as caught:
         read_corpus(tmp_path)
     assert caught.value.path == str(tmp_path)
-    assert caught.value.reason == "文件夹里没有 .txt 或 .md 政策文件"
+    assert caught.value.reason == "文件夹里没有政策文件（.txt、.md、.pdf、.docx、.html）"
 
 
 def test_a_file_given_as_folder_is_named(tmp_path: Path) -> None:
@@ -141,7 +141,7 @@ def test_seeds_read_with_sources_as_given(seeds_dir: Path, monkeypatch: pytest.M
 
 
 def test_other_files_are_ignored_and_listed(corpus_copy: Path) -> None:
-    (corpus_copy / "notes.pdf").write_bytes(b"%PDF-1.4")
+    (corpus_copy / "notes.xlsx").write_bytes(b"PK\x03\x04")
     (corpus_copy / "old").mkdir()
     (corpus_copy / "old" / "x.txt").write_text("不读子文件夹", encoding="utf-8")
     (corpus_copy / ".DS_Store").write_bytes(b"\x00\x01")
@@ -149,7 +149,7 @@ def test_other_files_are_ignored_and_listed(corpus_copy: Path) -> None:
     read = read_corpus(corpus_copy)
 
     assert len(read.documents) == 5 and read.failures == []
-    assert read.ignored == ["notes.pdf", "old/"]
+    assert read.ignored == ["notes.xlsx", "old/"]
 
 
 @pytest.mark.parametrize("kind", sorted(BAD_FILES))
