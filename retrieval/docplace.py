@@ -18,6 +18,7 @@ from retrieval.places import CITY, NATIONAL, PROVINCE, Gazetteer, Place, level_r
 _CITATION = re.compile(
     r"《[^》]{0,120}》|[（(][^（()）]{0,80}[〔\[][0-9]{4}[〕\]][^（()）]{0,20}[)）]"
 )
+_EXCEPTED = re.compile(r"[^，。,;；(（)）]{0,12}除外")  # (深圳市除外): not where it applies
 _MANY_CITIES = 3  # a body naming this many cities is about their province
 
 
@@ -62,6 +63,11 @@ def document_place(
     return _from_body(gazetteer, body, national_bodies)
 
 
+def _national_subject(head: str, national_bodies: Sequence[str]) -> bool:
+    """The opening names a national body as the one acting (财政部、工业和信息化部…印发)."""
+    return any(name in head for name in national_bodies)
+
+
 def _most_specific(places: Sequence[Place]) -> Place:
     """The deepest place of a text whose other places contain it (福州市鼓楼区 → 鼓楼区)."""
     best = places[0]
@@ -73,18 +79,18 @@ def _most_specific(places: Sequence[Place]) -> Place:
 
 def _from_doc_number(gazetteer: Gazetteer, doc_number: str, body: str) -> Place | None:
     """揭府规〔2020〕3号: the prefix's first character names the city when the body names a
-    city of that initial (揭阳); a guess only confirmed by the text itself."""
+    city of that initial (揭阳); else a province's one-character name (粤工信… → 广东)."""
     initial = doc_number[:1]
     for place in gazetteer.find(_CITATION.sub(" ", body)):
         if place.kind == CITY and place.name.startswith(initial):
             return place
-    return None
+    return gazetteer.province_of_abbreviation(initial)
 
 
 def _from_body(gazetteer: Gazetteer, body: str, national_bodies: Iterable[str]) -> DocumentPlace:
     """The body's own place: its city (and district) when it names few, its province when it
     names many; national when it addresses every province."""
-    text = _CITATION.sub(" ", body)
+    text = _EXCEPTED.sub(" ", _CITATION.sub(" ", body))
     if not gazetteer.matches(text):
         text = body  # a page that names its place only in what it cites (《大亚湾…》)
     head = text[:400]
@@ -97,7 +103,9 @@ def _from_body(gazetteer: Gazetteer, body: str, national_bodies: Iterable[str]) 
         first.setdefault(key, match.place)
         mentions[key] += 1
     if not mentions:
-        return DocumentPlace()
+        return (
+            DocumentPlace(NATIONAL) if _national_subject(head, national_bodies) else DocumentPlace()
+        )
     places = list(first.values())
     cities = {p.city for p in places if p.kind != PROVINCE}
     if len(cities) >= _MANY_CITIES:
@@ -112,9 +120,8 @@ def _from_body(gazetteer: Gazetteer, body: str, national_bodies: Iterable[str]) 
     city = city_counts.most_common(1)[0][0]
     in_city = [p for p in local if p.city == city]
     districts = [p for p in in_city if p.kind != CITY]
-    if districts and not any(p.kind == CITY for p in in_city):
+    if districts and (len(districts) == 1 or not any(p.kind == CITY for p in in_city)):
+        # the one district a body names is its own (青岛…城阳区乾运高科): the city is where it is
         return DocumentPlace.of(max(districts, key=lambda p: mentions[(p.name, p.city)]))
-    if districts and len(districts) == 1 and mentions[(districts[0].name, city)] >= 2:
-        return DocumentPlace.of(districts[0])
     city_place = next((p for p in in_city if p.kind == CITY), None) or gazetteer.city(city or "")
     return DocumentPlace.of(city_place) if city_place else DocumentPlace()

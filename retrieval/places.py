@@ -104,8 +104,10 @@ class Gazetteer:
         word_frequency: Mapping[str, int] | None = None,
         word_min_frequency: int = 1000,
         zone_suffixes: Iterable[str] = (),
+        province_abbreviations: Mapping[str, str] | None = None,
     ) -> None:
         self._zone_suffixes = tuple(zone_suffixes)
+        self._abbreviations = dict(province_abbreviations or {})
         self._places: list[Place] = list(places)
         self._words = {
             w for w, f in (word_frequency or {}).items() if f >= word_min_frequency and len(w) == 2
@@ -227,6 +229,11 @@ class Gazetteer:
     def province(self, name: str) -> Place | None:
         """The province entry of a province's short name (广东)."""
         return next((p for p in self._places if p.kind == PROVINCE and p.name == name), None)
+
+    def province_of_abbreviation(self, char: str) -> Place | None:
+        """The province a one-character name stands for (粤 → 广东)."""
+        name = self._abbreviations.get(char)
+        return self.province(name) or self.city(name) if name else None
 
     def city(self, name: str) -> Place | None:
         """The city entry of a city's short name (深圳)."""
@@ -367,6 +374,9 @@ def parse_places(
         word_frequency=word_frequency,
         word_min_frequency=int(common.get("boundary_frequency", 1000)),
         zone_suffixes=[str(s) for s in _list(data.get("zone_suffixes"))],
+        province_abbreviations={
+            str(k): str(v) for k, v in _dict(data.get("province_abbreviations")).items()
+        },
     )
 
 

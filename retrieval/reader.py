@@ -68,6 +68,13 @@ LIST_ITEM_MAX_CHARS = 60  # items of a list (…如下：（一）…（二）�
 MIN_INLINE_PART_CHARS = 30  # 一是…二是… parts shorter than this on average stay together
 SIGNATURE_TAIL_LINES = 4  # a bare date line this near the end is the signing date
 LABEL_MAX_CHARS = 16  # a line this short ending in a colon labels the next (申报时间:)
+TITLE_TAIL_MIN_CHARS = 8  # a complete title after a colon is taken alone from this length
+TITLE_RESIDUE_MAX_CHARS = 8  # stray words after a title's last word (…的公告本次征集开始)
+_TITLE_END = re.compile(
+    r"(的通知|的公告|的通告|的意见|的函|的答复|的批复|的决定|办法|细则|方案|指南|措施|规定|政策)"
+)
+_ISSUER_SUFFIX = "局|厅|委员会|委|办公室|办公厅|人民政府|政府|管委会|部|署|中心"
+COLUMN_LABEL_MAX_CHARS = 8  # a short line above a title with no title word is a site label
 FLAT_LINE_CHARS = 150  # a line this long may be a whole page flattened (see _unflatten)
 MIN_POLICY_HAN_CHARS = 10  # fewer Chinese characters than this in all clauses: no policy text
 
@@ -225,6 +232,8 @@ class _Rules:
     info_table_keys: tuple[str, ...]
     breadcrumb: re.Pattern[str]
     title_cut: re.Pattern[str]
+    title_leading: re.Pattern[str]
+    title_never: tuple[str, ...]
     title_max: int
     national_bodies: tuple[str, ...]
     link_farm_parts: int
@@ -260,6 +269,8 @@ def _rules(path: Path = RULES_FILE) -> _Rules:
         breadcrumb=re.compile(data["chrome"]["breadcrumb_separator"]),
         title_cut=re.compile("|".join(f"(?:{p})" for p in data["title_cleanup"]["cut"])),
         title_max=int(data["title_cleanup"]["max_chars"]),
+        title_leading=re.compile(data["title_cleanup"]["leading"]),
+        title_never=tuple(data["title_cleanup"]["never"]),
         national_bodies=tuple(data["place"]["national_bodies"]),
         link_farm_parts=int(data["chrome"]["link_farm_parts"]),
         body_title=tuple(re.compile(p) for p in data["body_title"]["patterns"]),
@@ -460,8 +471,7 @@ def _is_chrome(line: str, rules: _Rules, hints: _Hints) -> bool:
             hints.note("crumb_title", crumb)  # the page's own name, last in its breadcrumb
         return True
     compact = _WHITE.sub("", line)
-    parts = re.split(r"\s*[-_|｜]\s*", line)
-    if len(parts) >= rules.link_farm_parts and not _HAS_SENTENCE_END.search(line):
+    if _is_link_farm(line, rules):
         return True  # 国产…-…在线-…: a link farm or a navigation bar
     if sum(key in compact for key in rules.info_table_keys) >= 2:
         for key in ("doc_number", "date", "authority", "title"):
@@ -476,6 +486,15 @@ def _is_chrome(line: str, rules: _Rules, hints: _Hints) -> bool:
             if match := pattern.search(line):
                 hints.note(key, match.group("value"))
     return True
+
+
+def _is_link_farm(line: str, rules: _Rules) -> bool:
+    """Short names joined by - _ | (site spam, a menu): no sentence, no field, no date."""
+    if _HAS_SENTENCE_END.search(line) or re.search(r"[:：]", line):
+        return False
+    undated = re.sub(r"(?<=[0-9])-(?=[0-9])", "·", line)  # 2022-03-03 is no separator
+    parts = [p for p in re.split(r"\s*[-_|｜]\s*", undated) if p.strip()]
+    return len(parts) >= rules.link_farm_parts and all(2 <= len(p) <= 30 for p in parts)
 
 
 def _is_breadcrumb(line: str, rules: _Rules) -> bool:
@@ -635,16 +654,39 @@ def _read_header(lines: list[_Line], rules: _Rules) -> tuple[_Header, int]:
             else:
                 runs.append([text])
             previous_was_title = True
+    # each run of lines, and each line alone (a site prints its title among other lines)
+    pieces = [_without_label(run, rules) for run in runs] + [[p] for run in runs for p in run]
     candidates = [
-        _tidy_title("".join(run) if len(run) == 1 else _join_title(run), rules) for run in runs
+        _tidy_title("".join(run) if len(run) == 1 else _join_title(run), rules) for run in pieces
     ]
-    candidates = [c for c in candidates if 4 <= len(c) <= rules.title_max]
+    candidates = [
+        c
+        for c in candidates
+        if 4 <= len(c) <= rules.title_max and not any(w in c for w in rules.title_never)
+    ]
     if candidates:
         header.title = max(
-            candidates, key=lambda c: (any(k in c for k in rules.title_keywords), len(c))
+            candidates,
+            key=lambda c: (
+                any(k in c for k in rules.title_keywords),
+                _TITLE_END.search(_strip_note(c)[-6:]) is not None,  # ends as a title does
+                len(c),
+            ),
         )
     header.text = "\n".join(line.text for line in header_lines)
     return header, body_start
+
+
+def _without_label(run: list[str], rules: _Rules) -> list[str]:
+    """A title run without the site's column label above it (热点动态 / 西安市…申报指南)."""
+    while (
+        len(run) > 1
+        and len(run[0]) <= COLUMN_LABEL_MAX_CHARS
+        and not any(k in run[0] for k in rules.title_keywords)
+        and any(k in "".join(run[1:]) for k in rules.title_keywords)
+    ):
+        run = run[1:]
+    return run
 
 
 def _join_title(parts: list[str]) -> str:
@@ -656,12 +698,65 @@ def _join_title(parts: list[str]) -> str:
 
 def _tidy_title(title: str, rules: _Rules | None = None) -> str:
     """Stray spaces from PDF layout removed (工业互联网 产业 → 工业互联网产业); site furniture
-    glued to it cut off (…通知[政策法规]发表于:…); a title printed twice kept once."""
+    glued to it cut off (…通知[政策法规]发表于:…, 决策预公开详情关于…); a title printed twice
+    kept once."""
     title = _SPACE_NEAR_WIDE.sub("", title.strip())
     title = _WHITE.sub(" ", title)
     if rules is not None and (cut := rules.title_cut.search(title)) and cut.start() >= 6:
         title = title[: cut.start()].rstrip(" :：-—|")
-    return _once(title)
+    if rules is not None:
+        title = rules.title_leading.sub("", title)
+    if title.startswith("《") and title.endswith("》") and title.count("《") == 1:
+        title = title[1:-1]  # a title printed in book brackets on a line of its own
+    return _once(_after_topic(_without_residue(title)))
+
+
+def _after_topic(title: str) -> str:
+    """A page's topic before a colon, then the document's whole title: the title
+    (…奖励政策:石龙镇…实施办法(征求意见稿) → 石龙镇…实施办法(征求意见稿))."""
+    parts = re.split(r"[:：]", title, maxsplit=1)
+    if len(parts) == 2:
+        tail = parts[1]
+        if len(tail) >= TITLE_TAIL_MIN_CHARS and _TITLE_END.search(_strip_note(tail)[-6:]):
+            return tail
+    return title
+
+
+def _strip_note(title: str) -> str:
+    """A title without a closing note in brackets: …若干措施（试行） → …若干措施."""
+    return re.sub(r"[（(][^（()）]{1,12}[)）]$", "", title)
+
+
+def _without_residue(title: str) -> str:
+    """A title ends with what it is (…的公告, …细则): a few stray words after that go
+    (…的公告本次征集开始); a note in brackets (（试行）) stays."""
+    match = None
+    for match in _TITLE_END.finditer(title):
+        pass
+    if match is None:
+        return title
+    rest = title[match.end() :]
+    if rest and len(rest) <= TITLE_RESIDUE_MAX_CHARS and not re.match(r"^[（(《]", rest):
+        return title[: match.end()]
+    return title
+
+
+def _from_issuer(title: str, authority: str | None) -> str:
+    """A title starts with its issuers or with 关于: what stands before them (a site's label,
+    陕西:, 决策预公开详情) goes."""
+    head, found, _ = title.partition("关于")
+    if not found or not head:
+        return title
+    if authority:
+        first = re.split(r"[、，,\s]+", authority.strip())[0]
+        at = head.find(first) if first else -1
+        if at >= 0:
+            return title[at:]
+    if head.endswith((":", "：")) or (
+        len(head) <= COLUMN_LABEL_MAX_CHARS and not re.search(rf"[0-9]|{_ISSUER_SUFFIX}", head)
+    ):
+        return title[len(head) :]  # 陕西:关于…, 决策预公开详情关于…: a site's label
+    return title
 
 
 def _once(title: str) -> str:
@@ -1179,6 +1274,7 @@ def parse_policy_text(
         or _title_authority(title, rules)
         or _inferred_authority(title, body_text, rules, gazetteer)
     )
+    title = _from_issuer(title, authority)
     doc_number = header.doc_number or _hint_doc_number(hints, rules)
     date = (
         signed
@@ -1253,9 +1349,10 @@ def _title(
         if 4 <= len(value) <= rules.title_max:
             return value, where
     opening = rules.cited.sub(" ", " ".join(p.text for p in paragraphs[:3])[:600])
-    for pattern in rules.body_title:
-        if match := pattern.search(opening):
-            return _tidy_title(match.group("value"), rules), "body"
+    found = [m for pattern in rules.body_title if (m := pattern.search(opening))]
+    if found:  # the earliest, then the longest: 关于发布《X》的通知 rather than X
+        first = min(found, key=lambda m: (m.start("value"), -len(m.group("value"))))
+        return _tidy_title(first.group("value"), rules), "body"
     for paragraph in paragraphs[:6]:
         text = paragraph.text.strip()
         if paragraph.heading or (
