@@ -12,15 +12,13 @@ unreadable, without policy files) raises, because then there is nothing to compa
 from __future__ import annotations
 
 import logging
-import tomllib
 from collections import defaultdict
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
-from functools import cache
 from pathlib import Path, PurePath
-from typing import Any
 
 from retrieval.formats import REFUSED_SUFFIXES, SUFFIXES, format_rank
+from retrieval.messages import message
 from retrieval.types import DocumentError, ParsedDocument
 
 __all__ = [
@@ -34,19 +32,7 @@ __all__ = [
 ]
 
 POLICY_SUFFIXES = frozenset({".txt", ".md"}) | SUFFIXES | REFUSED_SUFFIXES
-_MESSAGES = Path(__file__).with_name("data") / "corpus_messages.toml"
 _log = logging.getLogger(__name__)
-
-
-@cache
-def _messages() -> dict[str, Any]:
-    with _MESSAGES.open("rb") as handle:
-        return tomllib.load(handle)
-
-
-def message(section: str, name: str, **values: object) -> str:
-    """A user-facing text from ``corpus_messages.toml``, filled in."""
-    return str(_messages()[section][name]).format(**values)
 
 
 def document_key(source: str | PurePath) -> str:

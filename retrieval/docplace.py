@@ -47,8 +47,12 @@ def document_place(
     header: str | None,
     body: str,
     national_bodies: Sequence[str],
+    recipient: str | None = None,
 ) -> DocumentPlace:
-    """The place a document applies to, from the most trusted source that names one."""
+    """The place a document applies to, from the most trusted source that names one.
+
+    The addressees (各县(市、区)人民政府, 肇庆高新区管委会) lie one level below the issuer: a
+    document sent to a city's districts is the city's."""
     for source in (authority, title, header):
         if not source:
             continue
@@ -58,9 +62,23 @@ def document_place(
             return DocumentPlace.of(_most_specific(places))
         if any(body_name in text for body_name in national_bodies):
             return DocumentPlace(NATIONAL)
+    if recipient and (addressed := _above_addressees(gazetteer, recipient)) is not None:
+        return addressed
     if doc_number and (place := _from_doc_number(gazetteer, doc_number, body)):
         return DocumentPlace.of(place)
     return _from_body(gazetteer, body, national_bodies)
+
+
+def _above_addressees(gazetteer: Gazetteer, recipient: str) -> DocumentPlace | None:
+    """The place one level above the places a salutation addresses."""
+    places = gazetteer.find(recipient)
+    if not places:
+        return None
+    deepest = max(places, key=lambda p: level_rank(p.level))
+    if deepest.kind in (CITY, PROVINCE):
+        return DocumentPlace.of(deepest)  # 南昌市各县区: the city's own document
+    city = gazetteer.city(deepest.city or "")
+    return DocumentPlace.of(city) if city else None
 
 
 def _national_subject(head: str, national_bodies: Sequence[str]) -> bool:

@@ -45,6 +45,7 @@ from pathlib import Path
 
 from retrieval import formats
 from retrieval.docplace import document_place
+from retrieval.messages import message
 from retrieval.normalize import to_simplified
 from retrieval.places import PROVINCE, Gazetteer, load_gazetteer
 from retrieval.types import DocumentError, ParsedClause, ParsedDocument
@@ -75,6 +76,8 @@ _TITLE_END = re.compile(
 )
 _ISSUER_SUFFIX = "局|厅|委员会|委|办公室|办公厅|人民政府|政府|管委会|部|署|中心"
 COLUMN_LABEL_MAX_CHARS = 8  # a short line above a title with no title word is a site label
+EARLY_NUMBER_CHARS = 400
+EARLY_NUMBER_PREFIX_CHARS = 10  # 川经信财资: an issuer's prefix, not a sentence  # a 文号 inside text counts only this near the top
 FLAT_LINE_CHARS = 150  # a line this long may be a whole page flattened (see _unflatten)
 MIN_POLICY_HAN_CHARS = 10  # fewer Chinese characters than this in all clauses: no policy text
 
@@ -135,25 +138,25 @@ def decode_policy_bytes(data: bytes) -> tuple[str, str]:
     reason for empty, binary (NUL bytes, control characters) and undecodable input.
     """
     if not data:
-        raise ValueError("the file is empty")
+        raise ValueError(message("reader", "empty"))
     if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
         try:
             text = data.decode("utf-16")
         except UnicodeDecodeError as error:
-            reason = f"not valid UTF-16 despite its byte-order mark ({error.reason})"
+            reason = message("reader", "bad_utf16", error=error.reason)
             raise ValueError(reason) from None
         _refuse_control_soup(text)
         return text, "utf-16"
     if b"\x00" in data:
-        raise ValueError("a binary file, not text (it contains NUL bytes)")
+        raise ValueError(message("reader", "binary_nul"))
     controls = sum(1 for byte in data if byte < 0x20 and byte not in b"\t\n\r\x0b\x0c")
     if controls >= 2 and controls > len(data) // 100:
-        raise ValueError(f"a binary file, not text ({controls} control characters)")
+        raise ValueError(message("reader", "binary_controls", count=controls))
     if data.startswith(codecs.BOM_UTF8):
         try:
             return data[len(codecs.BOM_UTF8) :].decode("utf-8"), "utf-8-sig"
         except UnicodeDecodeError as error:
-            reason = f"not valid UTF-8 despite its byte-order mark ({error.reason})"
+            reason = message("reader", "bad_utf8", error=error.reason)
             raise ValueError(reason) from None
     try:
         return data.decode("utf-8"), "utf-8"
@@ -173,7 +176,7 @@ def decode_policy_bytes(data: bytes) -> tuple[str, str]:
         return big5, "big5"
     if text is not None:
         return text, "gb18030"
-    raise ValueError("cannot be decoded as UTF-8, GB18030/GBK or Big5 text")
+    raise ValueError(message("reader", "undecodable"))
 
 
 def _refuse_control_soup(text: str) -> None:
@@ -181,7 +184,7 @@ def _refuse_control_soup(text: str) -> None:
         1 for char in text if unicodedata.category(char) == "Cc" and char not in "\t\n\r\x0b\x0c"
     )
     if controls >= 2 and controls > len(text) // 100:
-        raise ValueError(f"a binary file, not text ({controls} control characters)")
+        raise ValueError(message("reader", "binary_controls", count=controls))
 
 
 def _plausibility(text: str) -> float:
@@ -730,11 +733,10 @@ def _strip_note(title: str) -> str:
 def _without_residue(title: str) -> str:
     """A title ends with what it is (…的公告, …细则): a few stray words after that go
     (…的公告本次征集开始); a note in brackets (（试行）) stays."""
-    match = None
-    for match in _TITLE_END.finditer(title):
-        pass
-    if match is None:
+    ends = list(_TITLE_END.finditer(title))
+    if not ends:
         return title
+    match = ends[-1]
     rest = title[match.end() :]
     if rest and len(rest) <= TITLE_RESIDUE_MAX_CHARS and not re.match(r"^[（(《]", rest):
         return title[: match.end()]
@@ -747,9 +749,12 @@ def _from_issuer(title: str, authority: str | None) -> str:
     head, found, _ = title.partition("关于")
     if not found or not head:
         return title
+    for size in range(len(head) // 2, 3, -1):  # 工信部办公厅·网站·工信部办公厅关于…
+        if head.endswith(head[:size]):
+            return title[len(head) - size :]
     if authority:
         first = re.split(r"[、，,\s]+", authority.strip())[0]
-        at = head.find(first) if first else -1
+        at = head.rfind(first) if first else -1  # the last: a site prints its name first
         if at >= 0:
             return title[at:]
     if head.endswith((":", "：")) or (
@@ -760,10 +765,10 @@ def _from_issuer(title: str, authority: str | None) -> str:
 
 
 def _once(title: str) -> str:
-    """A title whose tail repeats itself (X·Y·Y, as pages print a heading twice) → Y."""
+    """A title a page printed twice: X·Y·Y → Y; Y·(site name)·Y → Y."""
     for size in range(len(title) // 2, 5, -1):
         tail = title[-size:]
-        if title[-2 * size : -size] == tail:
+        if title[-2 * size : -size] == tail or title.startswith(tail):
             return tail
     return title
 
@@ -1253,7 +1258,7 @@ def parse_policy_text(
     hints = _Hints()
     lines = _clean_lines(view, rules, hints)
     if not lines:
-        raise ValueError("no recognisable policy text (nothing but page furniture)")
+        raise ValueError(message("reader", "only_furniture"))
     header, body_start = _read_header(lines, rules)
     body = lines[body_start:]
     signed, signer, signature_lines = _signature(body, rules)
@@ -1262,7 +1267,7 @@ def parse_policy_text(
     clauses = _ClauseBuilder(paragraphs, rules).build()
     han = sum(len(_HAN_CHAR.findall(clause.text)) for clause in clauses)
     if not clauses or han < MIN_POLICY_HAN_CHARS:
-        raise ValueError("no recognisable policy text (no Chinese paragraphs found)")
+        raise ValueError(message("reader", "no_chinese"))
     clauses = _with_header_clause(header, clauses)
 
     title, title_source = _title(header, hints, paragraphs, rules)
@@ -1275,7 +1280,9 @@ def parse_policy_text(
         or _inferred_authority(title, body_text, rules, gazetteer)
     )
     title = _from_issuer(title, authority)
-    doc_number = header.doc_number or _hint_doc_number(hints, rules)
+    doc_number = (
+        header.doc_number or _hint_doc_number(hints, rules) or _early_doc_number(view, rules)
+    )
     date = (
         signed
         or _parse_date(hints.values.get("date", ""))
@@ -1287,7 +1294,8 @@ def parse_policy_text(
         authority=authority,
         title=title,
         doc_number=doc_number,
-        header=" ".join(filter(None, (header.text, header.recipient))),
+        header=header.text,
+        recipient=header.recipient,
         body=body_text,
         national_bodies=rules.national_bodies,
     )
@@ -1418,6 +1426,28 @@ def _with_seams(clauses: list[ParsedClause], text: str) -> list[ParsedClause]:
     return marked
 
 
+def _early_doc_number(text: str, rules: _Rules) -> str | None:
+    """A 文号 printed near the top but inside other text (核心提示:川经信财资〔2023〕28号各市…):
+    the first one that is not a citation (in brackets, or after 根据)."""
+    head = rules.cited.sub(" ", text[:EARLY_NUMBER_CHARS])
+    for pattern in rules.doc_number:
+        for match in pattern.finditer(head):
+            number = _WHITE.sub("", match.group())
+            opens_line = match.start() == 0 or head[match.start() - 1] in "\n:：】 "
+            short = len(re.split(r"[〔\[（(【]", number)[0]) <= EARLY_NUMBER_PREFIX_CHARS
+            if opens_line and short and not _in_brackets(head, match.start()):
+                return number
+    return None
+
+
+def _in_brackets(text: str, position: int) -> bool:
+    """Whether ``position`` lies inside an open （…） or 《…》 of ``text``."""
+    opened = text.count("（", 0, position) + text.count("(", 0, position)
+    closed = text.count("）", 0, position) + text.count(")", 0, position)
+    books = text.count("《", 0, position) - text.count("》", 0, position)
+    return opened > closed or books > 0
+
+
 def _hint_doc_number(hints: _Hints, rules: _Rules) -> str | None:
     value = hints.values.get("doc_number")
     if not value:
@@ -1434,9 +1464,11 @@ def read_document(path: Path, *, source: str | None = None) -> ParsedDocument:
     try:
         data = Path(path).read_bytes()
     except OSError as error:
-        raise DocumentError(source, f"cannot read the file ({error.strerror or error})") from error
+        raise DocumentError(
+            source, message("reader", "unreadable", error=error.strerror or error)
+        ) from error
     if not data.strip():
-        reason = "the file is empty" if not data else "the file holds only white space"
+        reason = message("reader", "empty" if not data else "white_space")
         raise DocumentError(source, reason)
     suffix = Path(path).suffix.lower()
     warnings: list[str] = []
@@ -1449,7 +1481,7 @@ def read_document(path: Path, *, source: str | None = None) -> ParsedDocument:
     except ValueError as error:  # FormatError too: its message is the Chinese reason
         raise DocumentError(source, str(error)) from error
     if not text.strip():
-        raise DocumentError(source, "the file holds only white space")
+        raise DocumentError(source, message("reader", "white_space"))
     try:
         document = parse_policy_text(text, source=source)
     except ValueError as error:

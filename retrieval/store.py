@@ -327,6 +327,8 @@ class ReloadReport:
     failures: list[FileFailure] = field(default_factory=list)
     kept: list[str] = field(default_factory=list)  # failed now, their last good version stays
     ignored: list[str] = field(default_factory=list)  # non-policy files in the folder
+    # loaded, but some metadata not found: (source, ("title", "doc_number", "place"))
+    incomplete: list[tuple[str, tuple[str, ...]]] = field(default_factory=list)
     elapsed: float = 0.0  # seconds
 
     @property
@@ -393,6 +395,18 @@ class ReloadReport:
             lines.append(message("summary", "kept", items=separator.join(self.kept)))
         if self.ignored:
             lines.append(message("summary", "ignored", items=separator.join(self.ignored)))
+        if self.incomplete:
+            lines.append(message("summary", "incomplete", count=len(self.incomplete)))
+            names = {key: message("metadata", key) for key in ("title", "doc_number", "place")}
+            lines.extend(
+                message(
+                    "summary",
+                    "incomplete_file",
+                    file=source,
+                    missing="/".join(names.get(m, m) for m in missing),
+                )
+                for source, missing in self.incomplete
+            )
         return lines
 
     def _header(self, untouched: bool) -> str:
@@ -842,6 +856,8 @@ class _Plan:
             document_rows.append(document)
             clause_rows.extend(rows)
             ref = DocumentRef(doc.source, doc.doc_number)
+            if doc.missing:
+                report.incomplete.append((doc.source, tuple(doc.missing)))
             old = old_documents.get(key)
             if old is None:
                 report.documents_added.append(ref)

@@ -435,10 +435,10 @@ def test_decode_gbk_utf16_and_big5() -> None:
 @pytest.mark.parametrize(
     ("data", "reason"),
     [
-        (b"", "empty"),
-        (b"\x00\x01PK\x03\x04" + bytes(200), "NUL bytes"),
-        (bytes(range(1, 32)) * 8 + "政策".encode(), "control characters"),
-        (b"\x80\x81\xff" * 20, "cannot be decoded"),
+        (b"", "文件是空的"),
+        (b"\x00\x01PK\x03\x04" + bytes(200), "NUL 字节"),
+        (bytes(range(1, 32)) * 8 + "政策".encode(), "控制字符"),
+        (b"\x80\x81\xff" * 20, "无法按 UTF-8"),
     ],
 )
 def test_decode_refuses_bad_bytes(data: bytes, reason: str) -> None:
@@ -447,22 +447,22 @@ def test_decode_refuses_bad_bytes(data: bytes, reason: str) -> None:
 
 
 BAD_FILES = [
-    ("empty.txt", b"", "empty"),
-    ("blank.txt", b" \n\r\n\t  \n", "only white space"),
-    ("wide_blank.txt", "\u3000\u3000\n".encode(), "only white space"),
-    ("scan.pdf.txt", b"%PDF-1.4\x00\x00\x01\x02binary", "binary"),
-    ("noise.txt", bytes(range(1, 32)) * 10, "binary"),
-    ("latin1.txt", b"\x80\x81\xff" * 50, "cannot be decoded"),
+    ("empty.txt", b"", "文件是空的"),
+    ("blank.txt", b" \n\r\n\t  \n", "只有空白"),
+    ("wide_blank.txt", "\u3000\u3000\n".encode(), "只有空白"),
+    ("scan.pdf.txt", b"%PDF-1.4\x00\x00\x01\x02binary", "二进制"),
+    ("noise.txt", bytes(range(1, 32)) * 10, "二进制"),
+    ("latin1.txt", b"\x80\x81\xff" * 50, "无法按 UTF-8"),
     (
         "chrome.txt",
         (
             "字号：大 中 小\n您当前位置：首页 > 政策文件\n发布日期：2022-01-01 浏览次数：12\n"
             "主办单位：某某市人民政府 版权所有\n地址：某某路1号 邮编：510000\n粤ICP备1号\n"
         ).encode(),
-        "no recognisable policy text",
+        "没有可识别的政策正文",
     ),
-    ("digits.txt", b"12345\n67890\n2021 2022 2023\n", "no recognisable policy text"),
-    ("english.txt", b"Lorem ipsum dolor sit amet.\nConsectetur adipiscing.\n", "no recognisable"),
+    ("digits.txt", b"12345\n67890\n2021 2022 2023\n", "没有可识别的政策正文"),
+    ("english.txt", b"Lorem ipsum dolor sit amet.\nConsectetur adipiscing.\n", "没有可识别"),
 ]
 
 
@@ -480,7 +480,7 @@ def test_bad_files_raise_document_error(
 
 
 def test_missing_file_raises_document_error(tmp_path: Path) -> None:
-    with pytest.raises(DocumentError, match="cannot read the file"):
+    with pytest.raises(DocumentError, match="无法读取文件"):
         read_document(tmp_path / "absent.txt")
 
 
