@@ -76,8 +76,8 @@ _TITLE_END = re.compile(
 )
 _ISSUER_SUFFIX = "局|厅|委员会|委|办公室|办公厅|人民政府|政府|管委会|部|署|中心"
 COLUMN_LABEL_MAX_CHARS = 8  # a short line above a title with no title word is a site label
-EARLY_NUMBER_CHARS = 400
-EARLY_NUMBER_PREFIX_CHARS = 10  # 川经信财资: an issuer's prefix, not a sentence  # a 文号 inside text counts only this near the top
+EARLY_NUMBER_CHARS = 400  # a 文号 inside text counts only this near the top
+EARLY_NUMBER_PREFIX_CHARS = 10  # 川经信财资: an issuer's prefix, not a sentence
 FLAT_LINE_CHARS = 150  # a line this long may be a whole page flattened (see _unflatten)
 MIN_POLICY_HAN_CHARS = 10  # fewer Chinese characters than this in all clauses: no policy text
 
