@@ -70,13 +70,10 @@ def wrap(text: Text, width: int) -> list[Text]:
     for unit_start, unit_end in _units(plain):
         piece = plain[unit_start:unit_end]
         piece_width = cell_len(piece)
-        if used and used + piece_width > width:
-            lines.append((start, unit_start))
-            start, used = unit_start, 0
-            if piece.isspace():  # a break at a space swallows it
-                start = unit_end
-                continue
-        if piece_width > width:  # longer than a line: fold it by characters
+        if piece.isspace() and not used and lines:  # a break at spaces swallows them
+            start = unit_end
+            continue
+        if piece_width > width:  # longer than a line: fold it by characters where it stands
             for index in range(unit_start, unit_end):
                 char_width = cell_len(plain[index])
                 if used and used + char_width > width:
@@ -84,6 +81,12 @@ def wrap(text: Text, width: int) -> list[Text]:
                     start, used = index, 0
                 used += char_width
             continue
+        if used and used + piece_width > width:
+            lines.append((start, unit_start))
+            start, used = unit_start, 0
+            if piece.isspace():
+                start = unit_end
+                continue
         used += piece_width
     lines.append((start, len(plain)))
     return [text[a:b] for a, b in lines if b > a] or [Text()]
