@@ -4,8 +4,11 @@ and defaults that follow the corpus through reloads (by an admin's /reload or an
 from __future__ import annotations
 
 import shutil
+from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
+import pytest
 from sqlalchemy.engine import Engine
 
 from bot.answering import AnswerService
@@ -136,21 +139,36 @@ def test_sync_follows_the_coverage_and_keeps_admin_and_hidden_lookups(db_engine:
 ZHONGSHAN_SEED = "002_1815a8eff367fdb9.txt"  # the only document about 中山
 
 
-def copy_of_seeds(tmp_path: Path, seeds_dir: Path) -> tuple[Path, Path]:
-    corpus = tmp_path / "corpus"
-    shutil.copytree(seeds_dir, corpus)
-    return corpus, corpus / ZHONGSHAN_SEED
+@dataclass
+class OwnCorpus:
+    """An answer service over a copy of the seeds that a test may change and reload."""
+
+    folder: Path
+    url: str
+    settings: Settings
+    service: AnswerService
+
+    @property
+    def zhongshan(self) -> Path:
+        return self.folder / ZHONGSHAN_SEED
+
+
+@pytest.fixture
+def own_corpus(tmp_path: Path, seeds_dir: Path) -> Iterator[OwnCorpus]:
+    folder = tmp_path / "corpus"
+    shutil.copytree(seeds_dir, folder)
+    url = f"sqlite:///{tmp_path / 'corpus.db'}"
+    settings = Settings(database_url=url, corpus_dir=folder, _env_file=None)
+    engine = make_engine(url)
+    create_tables(engine)
+    yield OwnCorpus(folder, url, settings, AnswerService(engine, settings))
+    engine.dispose()
 
 
 async def test_lookups_follow_an_admin_reload_and_stale_admin_lookups_are_flagged(
-    tmp_path: Path, seeds_dir: Path, db_engine: Engine
+    own_corpus: OwnCorpus, db_engine: Engine
 ) -> None:
-    corpus, zhongshan = copy_of_seeds(tmp_path, seeds_dir)
-    url = f"sqlite:///{tmp_path / 'corpus.db'}"
-    settings = Settings(database_url=url, corpus_dir=corpus, _env_file=None)
-    corpus_engine = make_engine(url)
-    create_tables(corpus_engine)
-    dialogue = Dialogue(AnswerService(corpus_engine, settings), db_engine, settings)
+    dialogue = Dialogue(own_corpus.service, db_engine, own_corpus.settings)
     admin = CollectingChannel(dialogue, user="boss", session="a", is_admin=True)
     staff = CollectingChannel(dialogue, user="helpdesk", session="h")
     await admin.say("/lookup add 中山贴息 = 中山数字贷贴息怎么申请")
@@ -158,7 +176,7 @@ async def test_lookups_follow_an_admin_reload_and_stale_admin_lookups_are_flagge
     assert "中山5G补贴" in before.plain_text()
     assert "/lookup 中山贴息" in [button.command for button in before.buttons]
 
-    zhongshan.unlink()
+    own_corpus.zhongshan.unlink()
     assert (await admin.say("/reload")).kind == "command"
 
     after = await staff.say("/lookup")
@@ -170,33 +188,27 @@ async def test_lookups_follow_an_admin_reload_and_stale_admin_lookups_are_flagge
     assert "/lookup 东莞5G补贴" in commands
     gone = await staff.say("/lookup 中山5G补贴")
     assert "没有名为" in gone.plain_text(), "not 暂时没有收录中山的政策文件"
-    corpus_engine.dispose()
 
 
 async def test_lookups_follow_a_reload_by_another_process(
-    tmp_path: Path, seeds_dir: Path, db_engine: Engine
+    own_corpus: OwnCorpus, seeds_dir: Path, db_engine: Engine
 ) -> None:
-    corpus, zhongshan = copy_of_seeds(tmp_path, seeds_dir)
-    url = f"sqlite:///{tmp_path / 'corpus.db'}"
-    settings = Settings(database_url=url, corpus_dir=corpus, _env_file=None)
-    corpus_engine = make_engine(url)
-    create_tables(corpus_engine)
-    service = AnswerService(corpus_engine, settings)
-    staff = CollectingChannel(Dialogue(service, db_engine, settings), user="h", session="h")
+    service = own_corpus.service
+    dialogue = Dialogue(service, db_engine, own_corpus.settings)
+    staff = CollectingChannel(dialogue, user="h", session="h")
     assert "中山5G补贴" in (await staff.say("/lookup")).plain_text()
 
-    zhongshan.unlink()
-    other = make_engine(url)  # `policybot reload` run by the operator in another process
-    assert reload_corpus(engine=other, corpus_dir=corpus).ok
+    own_corpus.zhongshan.unlink()
+    other = make_engine(own_corpus.url)  # `policybot reload` run by the operator elsewhere
+    assert reload_corpus(engine=other, corpus_dir=own_corpus.folder).ok
     other.dispose()
     service.refresh_now()  # what the serving process does when it sees the new version
 
     listing = (await staff.say("/lookup")).plain_text()
     assert "中山5G补贴" not in listing and "东莞5G补贴" in listing
-    zhongshan.write_bytes((seeds_dir / ZHONGSHAN_SEED).read_bytes())
-    assert service.reload(corpus).ok
+    own_corpus.zhongshan.write_bytes((seeds_dir / ZHONGSHAN_SEED).read_bytes())
+    assert service.reload(own_corpus.folder).ok
     assert "中山5G补贴" in (await staff.say("/lookup")).plain_text(), "and come back with it"
-    corpus_engine.dispose()
 
 
 def names(listing: str) -> list[str]:
