@@ -657,6 +657,7 @@ class Dialogue:
         if not args:
             return Reply(text=[say("full", "usage")], kind="command")
         passage_id = args.split()[0]
+        number = 1
         if passage_id.isdigit():
             number = int(passage_id)
             context = self._load_context(incoming)
@@ -667,7 +668,13 @@ class Dialogue:
         clause = self._service.clause(passage_id)
         if clause is None:
             return Reply(text=[say("full", "not_found")], kind="command")
-        return Reply(text=[say("full", "lead")], answers=[clause], city=clause.city, kind="command")
+        return Reply(
+            text=[say("full", "lead")],
+            answers=[clause],
+            city=clause.city,
+            kind="command",
+            first_number=number,  # shown under the number it was asked by
+        )
 
     def _cmd_feedback(self, incoming: Incoming, args: str) -> Reply:
         parts = args.split()

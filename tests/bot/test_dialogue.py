@@ -386,6 +386,7 @@ async def test_answer_numbers_continue_across_pages_and_full_n_follows_them(
     assert f"/full {number}" in commands(more)
     full = await chat.say(f"/full {number}")
     assert full.answers[0].passage_id == more.answers[0].passage_id
+    assert f"{number}. 「" in full.plain_text(), "shown under the number it was asked by"
     again = await chat.say("/full 1")
     assert again.answers[0].passage_id == first.answers[0].passage_id, "page one stays valid"
     by_id = await chat.say(f"/full {first.answers[1].passage_id}")
