@@ -11,6 +11,11 @@ import logging
 import sys
 from collections.abc import Callable, Sequence
 
+from bot.cli_admin import since_date
+from bot.db import DatabaseLocationError
+
+ADMIN_HELP = "act as an admin (/stats, /reload, /lookup add|del): the shell user is the operator"
+
 # subcommand -> "module:function"; each function takes the parsed arguments, returns an exit code
 _HANDLERS: dict[str, str] = {
     "ask": "bot.cli_answer:cmd_ask",
@@ -21,6 +26,8 @@ _HANDLERS: dict[str, str] = {
     "add": "bot.cli_upload:cmd_add",
     "eval": "bot.evaluation:cmd_eval",
     "serve": "bot.channels.serve:cmd_serve",
+    "stats": "bot.cli_admin:cmd_stats",
+    "export": "bot.cli_admin:cmd_export",
     "bench": "retrieval.bench:cmd_bench",
 }
 
@@ -35,12 +42,14 @@ def build_parser() -> argparse.ArgumentParser:
     mode.add_argument("--json", action="store_true", help="print one JSON answer object")
     mode.add_argument("--jsonl", action="store_true", help="read JSON lines from stdin")
     ask.add_argument("question", nargs="?", help="the question, in plain Chinese")
+    ask.add_argument("--admin", action="store_true", help=ADMIN_HELP)
 
     search = sub.add_parser("search", help="pure ranked retrieval over JSON lines on stdin")
     search.add_argument("--jsonl", action="store_true", required=True)
     search.add_argument("-k", type=int, default=10, help="hits per query when a line has no k")
 
-    sub.add_parser("chat", help="a conversation in the terminal")
+    chat = sub.add_parser("chat", help="a conversation in the terminal")
+    chat.add_argument("--admin", action="store_true", help=ADMIN_HELP)
 
     reload = sub.add_parser("reload", help="re-read the corpus folder and swap it in atomically")
     reload.add_argument("--corpus", help="folder of policy documents (default: CORPUS_DIR)")
@@ -59,6 +68,21 @@ def build_parser() -> argparse.ArgumentParser:
     serve = sub.add_parser("serve", help="run the chat channels")
     # no choices=: argparse (3.11) rejects an empty nargs="*" list against them; serve checks
     serve.add_argument("channels", nargs="*", metavar="CHANNEL", help="telegram and/or wecom")
+
+    stats = sub.add_parser("stats", help="usage statistics, as an admin's /stats shows them")
+    stats.add_argument("--json", action="store_true", help="print one JSON object")
+    stats.add_argument("--since", type=since_date, metavar="DATE", help="from YYYY-MM-DD (UTC)")
+    stats.add_argument("--top", type=int, default=5, help="unanswered questions to list")
+
+    export = sub.add_parser("export", help="the question log as CSV on stdout")
+    export.add_argument(
+        "what",
+        choices=["questions", "feedback"],
+        help="questions: the unanswered log; feedback: rated answers",
+    )
+    export.add_argument("--csv", action="store_true", required=True, help="CSV (the format)")
+    export.add_argument("--all", action="store_true", help="questions: every logged question")
+    export.add_argument("--since", type=since_date, metavar="DATE", help="from YYYY-MM-DD (UTC)")
 
     bench = sub.add_parser("bench", help="retrieval benchmark on a synthetic corpus")
     bench.add_argument("--passages", type=int, default=100_000)
@@ -88,6 +112,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
     except BrokenPipeError:
         return 0
+    except DatabaseLocationError as error:  # a setup mistake: say what to fix, nothing else
+        print(f"policybot {args.command}: {error}", file=sys.stderr)
+        return 2
     except Exception as error:  # the last line of defence: a message, never a traceback
         logging.getLogger("policybot").debug("command failed", exc_info=True)
         print(f"policybot {args.command}: {type(error).__name__}: {error}", file=sys.stderr)

@@ -1,6 +1,7 @@
 """``policybot ask`` and ``policybot search``: the dialogue core and retrieval from a shell.
 
-``ask`` goes through the same dialogue core as every chat channel (never as an admin):
+``ask`` goes through the same dialogue core as every chat channel (as an admin only with
+``--admin``: whoever runs the command on the server is its operator):
 plain text, one JSON answer object (``--json``), or JSON lines from stdin (``--jsonl``) where
 lines sharing a ``session`` are one conversation. ``search --jsonl`` is pure ranked retrieval.
 Bad input lines produce an error object on their line, never a crash.
@@ -42,14 +43,14 @@ def _print_json(value: object) -> None:
     sys.stdout.flush()
 
 
-def _incoming(run_id: str, session: str, text: str) -> Incoming:
+def _incoming(run_id: str, session: str, text: str, *, is_admin: bool = False) -> Incoming:
     """A CLI message; the run id keeps separate runs' conversations apart in the database."""
     return Incoming(
         channel=CHANNEL,
         user_id=f"cli:{session}",
         session_id=f"{run_id}:{session}",
         text=text,
-        is_admin=False,
+        is_admin=is_admin,
     )
 
 
@@ -72,7 +73,7 @@ def _parse(line: str, key: str) -> tuple[dict[str, Any] | None, str | None]:
     return value, None
 
 
-async def _ask_lines(dialogue: Dialogue) -> None:
+async def _ask_lines(dialogue: Dialogue, *, is_admin: bool) -> None:
     run_id = uuid.uuid4().hex[:12]
     for number, line in _lines():
         value, error = _parse(line, "question")
@@ -84,7 +85,8 @@ async def _ask_lines(dialogue: Dialogue) -> None:
             _print_json({"line": number, "error": '"session" must be a string'})
             continue
         session_id = str(session) if session is not None else uuid.uuid4().hex
-        reply = await dialogue.handle(_incoming(run_id, session_id, value["question"]))
+        incoming = _incoming(run_id, session_id, value["question"], is_admin=is_admin)
+        reply = await dialogue.handle(incoming)
         _print_json(answer_object(value["question"], session_id, reply))
 
 
@@ -98,10 +100,11 @@ def cmd_ask(args: argparse.Namespace) -> int:
         return 2
     dialogue = build_dialogue(get_settings())
     if args.jsonl:
-        asyncio.run(_ask_lines(dialogue))
+        asyncio.run(_ask_lines(dialogue, is_admin=args.admin))
         return 0
     session = uuid.uuid4().hex
-    reply = asyncio.run(dialogue.handle(_incoming(session, session, args.question)))
+    incoming = _incoming(session, session, args.question, is_admin=args.admin)
+    reply = asyncio.run(dialogue.handle(incoming))
     if args.json:
         _print_json(answer_object(args.question, session, reply))
     else:

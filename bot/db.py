@@ -8,13 +8,33 @@ from sqlalchemy import event
 from sqlalchemy.engine import Engine, make_url
 from sqlmodel import SQLModel, create_engine
 
+from bot.texts import say
+
+# The only folder PolicyBot creates by itself: the default SQLite file's (``data/``). Any other
+# missing folder is most likely a typo in DATABASE_URL, so it is refused rather than created.
+DEFAULT_SQLITE_FOLDER = Path("data")
+
+
+class DatabaseLocationError(RuntimeError):
+    """DATABASE_URL points into a folder that does not exist (a message for the operator)."""
+
+
+def _sqlite_folder_ready(database: str) -> None:
+    folder = Path(database).parent
+    if folder.is_dir():
+        return
+    if folder == DEFAULT_SQLITE_FOLDER:
+        folder.mkdir(parents=True, exist_ok=True)
+        return
+    raise DatabaseLocationError(say("setup", "sqlite_folder_missing", folder=folder))
+
 
 def make_engine(database_url: str) -> Engine:
-    """Create an engine for any SQLAlchemy URL, creating the SQLite folder when needed."""
+    """Create an engine for any SQLAlchemy URL; only the default SQLite folder is created."""
     url = make_url(database_url)
     if url.get_backend_name() == "sqlite":
         if url.database and url.database != ":memory:":
-            Path(url.database).parent.mkdir(parents=True, exist_ok=True)
+            _sqlite_folder_ready(url.database)
         engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
 
         @event.listens_for(engine, "connect")

@@ -32,17 +32,17 @@ from bot.lookups import (
     PlaceRef,
     default_lookups,
     delete_lookup,
-    ensure_lookups,
     get_lookup,
     list_lookups,
     lookup_templates,
     name_limit,
     save_lookup,
+    sync_default_lookups,
     valid_name,
 )
 from bot.models import BotContext, BotLookup, BotQuestion
 from bot.settings import Settings
-from bot.stats import collect_stats
+from bot.stats import collect_stats, stats_lines
 from bot.texts import TOPIC_LABELS, followup_patterns, say, texts, topic_name
 from bot.types import Button, Incoming, IntentScore, Reply
 from bot.uploads import Uploads
@@ -59,6 +59,8 @@ _TOP_LEVEL = re.compile(  # the first rung of a numbering ladder
     r"|（[一二三四五六七八九十]+）|\d+[.．、]|（\d+）)"
 )
 _ANSI_ESCAPE = re.compile(r"\x1b(\[[0-?]*[ -/]*[@-~]|[@-Z\\-_])")
+_HAN = re.compile(r"[\u3400-\u9fff]")
+_LATIN_WORD = re.compile(r"[A-Za-z]{2,}")
 _BRACKETS = str.maketrans({"[": "〔", "]": "〕", "［": "〔", "］": "〕", "【": "〔", "】": "〕"})
 
 
@@ -117,6 +119,8 @@ class Dialogue:
         self._settings = settings
         self._clock = clock
         self._locks: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()
+        self._lookups_version: str | None = None  # the corpus version the defaults follow
+        self._lookup_finds: dict[tuple[str, str, str | None, str | None], bool] = {}
         self._commands: dict[str, Callable[[Incoming, str], Reply]] = {
             "start": self._cmd_help,
             "help": self._cmd_help,
@@ -177,9 +181,39 @@ class Dialogue:
             return Reply(text=[say("error", "internal")], kind="error")
 
     def refresh_default_lookups(self) -> int:
-        """Create the corpus-derived default lookups that are missing; returns how many."""
+        """Make the default lookups follow the live corpus; returns how many were created.
+
+        Also called whenever the corpus version changed (a reload by any process), so that
+        /lookup never offers a lookup derived from a document that is gone.
+        """
+        version = self._service.index.version
         lookups = default_lookups(self._service.coverage(), self._resolve_place)
-        return ensure_lookups(engine=self._engine, lookups=lookups)
+        created, removed = sync_default_lookups(engine=self._engine, lookups=lookups)
+        if removed:
+            logger.info("removed %d default lookups no longer in the corpus", removed)
+        self._lookups_version = version
+        self._lookup_finds.clear()
+        return created
+
+    def _visible_lookups(self) -> list[tuple[BotLookup, bool]]:
+        """The visible lookups, each with whether it still finds anything in the live corpus."""
+        if self._service.index.version != self._lookups_version:
+            self.refresh_default_lookups()
+        return [
+            (row, self._lookup_finds_something(row)) for row in list_lookups(engine=self._engine)
+        ]
+
+    def _lookup_finds_something(self, lookup: BotLookup) -> bool:
+        """Defaults do by construction; an admin's is tried once per corpus version."""
+        if lookup.is_default:
+            return True
+        key = (lookup.name, lookup.question, lookup.city, lookup.district)
+        if key not in self._lookup_finds:
+            answered = self._service.answer(
+                lookup.question, city=lookup.city, district=lookup.district, k=1
+            )
+            self._lookup_finds[key] = bool(answered.answers) and not answered.abstained
+        return self._lookup_finds[key]
 
     # ------------------------------------------------------------------ routing
 
@@ -211,6 +245,8 @@ class Dialogue:
 
     def _message(self, incoming: Incoming, text: str) -> Reply:
         started = time.perf_counter()
+        if any(pattern.match(text) for pattern in followup_patterns().thanks):
+            return Reply(text=[say("thanks", "reply")], kind="help")
         followup = self._followup(text)
         if followup is not None and followup.kind == "more":
             return self._more(incoming)
@@ -350,25 +386,34 @@ class Dialogue:
                 kind="command",
             )
         answered.answers = fresh
+        first_number = len(context.shown_ids) + 1
         context.shown_ids = [*context.shown_ids, *(a.passage_id for a in fresh)]
         self._save_context(incoming, context)
         self._append_answers(context.question_id, [a.passage_id for a in fresh])
         lead = say("answer", "lead_more", label=label)
-        return self._answers(answered, lead, context.city, context.question_id)
+        return self._answers(
+            answered, lead, context.city, context.question_id, first_number=first_number
+        )
 
     # ------------------------------------------------------------------ composing replies
 
     def _answers(
-        self, answered: Answered, lead: str, city: str | None, question_id: int | None
+        self,
+        answered: Answered,
+        lead: str,
+        city: str | None,
+        question_id: int | None,
+        *,
+        first_number: int = 1,
     ) -> Reply:
         buttons: list[Button] = []
         footer: list[str] = []
         if answered.remaining > 0:
             footer.append(say("answer", "more_hint", remaining=answered.remaining))
             buttons.append(Button(say("commands", "more_button"), "/more"))
-        for number, answer in enumerate(answered.answers, 1):
+        for number in range(first_number, first_number + len(answered.answers)):
             label = say("commands", "full_button", number=number)
-            buttons.append(Button(label, f"/full {answer.passage_id}"))
+            buttons.append(Button(label, f"/full {number}"))
         if question_id is not None:
             buttons.append(Button(say("commands", "up_button"), f"/feedback {question_id} up"))
             buttons.append(Button(say("commands", "down_button"), f"/feedback {question_id} down"))
@@ -382,6 +427,7 @@ class Dialogue:
             abstained=False,
             question_id=question_id,
             kind="answer",
+            first_number=first_number,
         )
 
     def _abstention(
@@ -400,11 +446,12 @@ class Dialogue:
         elif answered.reason == "empty":
             lines = [say("abstain", "empty")]
         else:
-            lines = [say("abstain", "no_match", label=label)]
+            lines = [self._not_found(answered.understanding, label, city, topics)]
         buttons = self._lookup_buttons(city, topics)
         lines.append(say("abstain", "suggest_topics", topics=self._topics_text()))
         if buttons:
-            lines.append(say("abstain", "suggest_lookups"))
+            names = "、".join(button.label for button in buttons)
+            lines.append(say("abstain", "suggest_lookups", names=names))
         return Reply(
             text=lines,
             buttons=buttons,
@@ -413,6 +460,24 @@ class Dialogue:
             abstained=True,
             question_id=question_id,
             kind="abstain",
+        )
+
+    def _not_found(
+        self, understanding: Understanding, label: str, city: str | None, topics: Sequence[str]
+    ) -> str:
+        """Why nothing was found, asking for what is missing rather than echoing the question."""
+        if _LATIN_WORD.search(understanding.text) and not _HAN.search(understanding.text):
+            return say("abstain", "chinese_only")
+        if topics:
+            return say("abstain", "no_match", label=label)
+        if city or understanding.places:
+            place = understanding.district or city or understanding.places[0].name
+            return say("abstain", "need_topic", place=place, topics=self._topics_text())
+        return say(
+            "abstain",
+            "need_place_and_topic",
+            places=self._places_text(),
+            topics=self._topics_text(),
         )
 
     def _ask_back(self, why: str) -> Reply:
@@ -459,7 +524,7 @@ class Dialogue:
     def _lookup_buttons(self, city: str | None, topics: Sequence[str]) -> list[Button]:
         """A few canned lookups, those of this place and topic first."""
         limit = int(lookup_templates()["limits"]["suggested"])
-        lookups = list_lookups(engine=self._engine)
+        lookups = [row for row, finds in self._visible_lookups() if finds]
 
         def rank(lookup: BotLookup) -> tuple[int, int]:
             return (0 if city and lookup.city == city else 1, 0 if lookup.topic in topics else 1)
@@ -516,12 +581,15 @@ class Dialogue:
             return self._lookup_del(rest.strip())
         if args:
             return self._lookup_run(incoming, args)
-        lookups = list_lookups(engine=self._engine)
+        lookups = self._visible_lookups()
         if not lookups:
             return Reply(text=[say("lookup", "none")], kind="command")
         lines = [say("lookup", "title")]
-        lines.extend(say("lookup", "line", name=row.name, question=row.question) for row in lookups)
-        buttons = [Button(row.name, f"/lookup {row.name}") for row in lookups]
+        lines.extend(
+            say("lookup", "line" if finds else "stale_line", name=row.name, question=row.question)
+            for row, finds in lookups
+        )
+        buttons = [Button(row.name, f"/lookup {row.name}") for row, finds in lookups if finds]
         return Reply(text=["\n".join(lines)], buttons=buttons, kind="command")
 
     def _lookup_add(self, rest: str) -> Reply:
@@ -584,13 +652,29 @@ class Dialogue:
         buttons = [Button(_doc_label(doc)[:30], f"/doc {_doc_key(doc)}") for doc in candidates]
         return Reply(text=["\n".join(lines)], buttons=buttons, kind="command")
 
-    def _cmd_full(self, _incoming: Incoming, passage_id: str) -> Reply:
-        if not passage_id:
+    def _cmd_full(self, incoming: Incoming, args: str) -> Reply:
+        """``/full 2``: the whole clause of answer 2 of this conversation (or a passage id)."""
+        if not args:
             return Reply(text=[say("full", "usage")], kind="command")
-        clause = self._service.clause(passage_id.split()[0])
+        passage_id = args.split()[0]
+        number = 1
+        if passage_id.isdigit():
+            number = int(passage_id)
+            context = self._load_context(incoming)
+            shown = [] if isinstance(context, str) else context.shown_ids
+            if not 1 <= number <= len(shown):
+                return Reply(text=[say("full", "no_number", number=number)], kind="command")
+            passage_id = shown[number - 1]
+        clause = self._service.clause(passage_id)
         if clause is None:
             return Reply(text=[say("full", "not_found")], kind="command")
-        return Reply(text=[say("full", "lead")], answers=[clause], city=clause.city, kind="command")
+        return Reply(
+            text=[say("full", "lead")],
+            answers=[clause],
+            city=clause.city,
+            kind="command",
+            first_number=number,  # shown under the number it was asked by
+        )
 
     def _cmd_feedback(self, incoming: Incoming, args: str) -> Reply:
         parts = args.split()
@@ -660,22 +744,7 @@ class Dialogue:
 
     def _cmd_stats(self, _incoming: Incoming, _args: str) -> Reply:
         stats = collect_stats(engine=self._engine, now=self._clock())
-        lines = [say("stats", "title", days=stats.days), say("stats", "per_day_title")]
-        lines.extend(say("stats", "per_day_line", day=day, count=n) for day, n in stats.per_day)
-        if not stats.per_day:
-            lines.append(say("stats", "no_questions"))
-        rate = f"{stats.abstention_rate:.0%}"
-        lines.append(
-            say("stats", "abstention", rate=rate, abstained=stats.abstained, total=stats.total)
-        )
-        lines.append(say("stats", "unanswered_title"))
-        lines.extend(
-            say("stats", "unanswered_line", count=n, text=text) for text, n in stats.unanswered
-        )
-        if not stats.unanswered:
-            lines.append(say("stats", "unanswered_none"))
-        lines.append(say("stats", "feedback", up=stats.feedback_up, down=stats.feedback_down))
-        return Reply(text=["\n".join(lines)], kind="command")
+        return Reply(text=["\n".join(stats_lines(stats))], kind="command")
 
     # ------------------------------------------------------------------ storage
 

@@ -1,8 +1,9 @@
 """Canned lookups: named, saved questions (东莞5G补贴 = a question with its place and topic).
 
 Helpdesk staff run them in one tap; a default set is derived from the corpus's coverage, one
-per place and topic that has clauses, and is re-created when missing (not when an admin
-removed it: removed defaults are kept hidden).
+per place and topic that has clauses, and follows the corpus: re-created when missing (not when
+an admin removed it: removed defaults are kept hidden), removed when their place or topic left
+the corpus. Lookups an admin made are never removed by a reload.
 """
 
 from __future__ import annotations
@@ -71,17 +72,34 @@ def default_lookups(
 
 def ensure_lookups(*, engine: Engine, lookups: Iterable[BotLookup]) -> int:
     """Create the given lookups where no lookup of that name exists; returns how many."""
-    created = 0
-    with Session(engine) as session:
-        existing = set(session.exec(select(BotLookup.name)).all())
-        for lookup in lookups:
-            if lookup.name in existing:
-                continue
-            session.add(lookup)
-            existing.add(lookup.name)
-            created += 1
-        session.commit()
+    created, _removed = sync_default_lookups(engine=engine, lookups=lookups, prune=False)
     return created
+
+
+def sync_default_lookups(
+    *, engine: Engine, lookups: Iterable[BotLookup], prune: bool = True
+) -> tuple[int, int]:
+    """Make the visible defaults exactly ``lookups`` (the corpus's): (created, removed).
+
+    Missing ones are created unless a lookup of that name exists (an admin's, or a default an
+    admin hid); with ``prune``, visible defaults no longer derived are deleted. Hidden defaults
+    stay hidden, so a document that comes back does not resurrect what an admin removed.
+    """
+    wanted = {lookup.name: lookup for lookup in lookups}
+    created = removed = 0
+    with Session(engine) as session:
+        rows = {row.name: row for row in session.exec(select(BotLookup)).all()}
+        for name, lookup in wanted.items():
+            if name not in rows:
+                session.add(lookup)
+                created += 1
+        if prune:
+            for name, row in rows.items():
+                if row.is_default and not row.hidden and name not in wanted:
+                    session.delete(row)
+                    removed += 1
+        session.commit()
+    return created, removed
 
 
 def list_lookups(*, engine: Engine) -> list[BotLookup]:

@@ -44,6 +44,7 @@ class FollowupPatterns:
 
     more: tuple[re.Pattern[str], ...]
     switch: tuple[re.Pattern[str], ...]
+    thanks: tuple[re.Pattern[str], ...]
 
 
 @lru_cache(maxsize=1)
@@ -52,6 +53,7 @@ def followup_patterns() -> FollowupPatterns:
     return FollowupPatterns(
         more=tuple(re.compile(pattern, re.IGNORECASE) for pattern in data["more"]),
         switch=tuple(re.compile(pattern) for pattern in data["switch"]),
+        thanks=tuple(re.compile(pattern, re.IGNORECASE) for pattern in data["thanks"]),
     )
 
 

@@ -131,11 +131,12 @@ class Reply:
     abstained: bool = False
     question_id: int | None = None
     kind: str = "answer"  # answer | abstain | help | command | error | ask_back | refusal
+    first_number: int = 1  # the first answer's number: /more continues 4, 5, 6 for /full N
 
     def plain_text(self) -> str:
         """The reply as plain text: how the CLI and the JSON ``reply`` field show it."""
         parts: list[str] = list(self.text)
-        for number, answer in enumerate(self.answers, 1):
+        for number, answer in enumerate(self.answers, self.first_number):
             parts.append(f"{number}. 「{answer.excerpt}」\n   —— {answer.citation}")
         parts.extend(self.footer)
         return "\n\n".join(part for part in parts if part)

@@ -67,8 +67,8 @@ def answer_blocks(number: int | None, answer: Answer) -> list[Block]:
 def reply_blocks(reply: Reply) -> list[Block]:
     """The reply's text paragraphs, then each answer, then the footer, as blocks."""
     blocks = [Block(((paragraph, False),)) for paragraph in reply.text]
-    numbered = len(reply.answers) > 1
-    for number, answer in enumerate(reply.answers, 1):
+    numbered = len(reply.answers) > 1 or reply.first_number > 1
+    for number, answer in enumerate(reply.answers, reply.first_number):
         blocks.extend(answer_blocks(number if numbered else None, answer))
     blocks.extend(Block(((line, False),)) for line in reply.footer)
     return [block for block in blocks if block.visible]

@@ -115,7 +115,9 @@ class WeComRenderer:
         blocks = list(reply.text)
         blocks += [
             self.answer_block(number, answer, excerpt)
-            for number, (answer, excerpt) in enumerate(zip(reply.answers, excerpts, strict=True), 1)
+            for number, (answer, excerpt) in enumerate(
+                zip(reply.answers, excerpts, strict=True), reply.first_number
+            )
         ]
         blocks += reply.footer
         blocks += extra
@@ -194,7 +196,9 @@ class WeComRenderer:
         """Messages for message/send: markdown when there are answers, text otherwise."""
         if reply.answers:
             blocks = list(reply.text)
-            blocks += [self.markdown_answer(n, a) for n, a in enumerate(reply.answers, 1)]
+            blocks += [
+                self.markdown_answer(n, a) for n, a in enumerate(reply.answers, reply.first_number)
+            ]
             blocks += reply.footer
             blocks += self.button_hints(reply)
             return [

@@ -75,8 +75,8 @@ async def test_question_answers_with_lead_citations_and_buttons(chat: Collecting
     assert any("500 万" in answer.excerpt for answer in reply.answers)
     assert reply.question_id is not None
     buttons = commands(reply)
-    for number, answer in enumerate(reply.answers, 1):
-        assert f"/full {answer.passage_id}" in buttons
+    for number in range(1, len(reply.answers) + 1):
+        assert f"/full {number}" in buttons, "answers are numbered, not named by long ids"
         assert any(b.label == f"原文 {number}" for b in reply.buttons)
     assert f"/feedback {reply.question_id} up" in buttons
     assert f"/feedback {reply.question_id} down" in buttons
@@ -372,6 +372,82 @@ async def test_full_shows_the_whole_clause(chat: CollectingChannel) -> None:
     assert clause.section in clause.citation
     assert "没有找到" in (await chat.say("/full nosuchclause")).plain_text()
     assert "用法" in (await chat.say("/full")).plain_text()
+
+
+async def test_answer_numbers_continue_across_pages_and_full_n_follows_them(
+    chat: CollectingChannel,
+) -> None:
+    first = await chat.say(QUESTION)
+    assert first.first_number == 1 and first.plain_text().count("1. 「") == 1
+    more = await chat.say("/more")
+    assert more.answers and more.first_number == len(first.answers) + 1
+    number = more.first_number
+    assert f"{number}. 「" in more.plain_text(), "page two goes on from page one's numbers"
+    assert f"/full {number}" in commands(more)
+    full = await chat.say(f"/full {number}")
+    assert full.answers[0].passage_id == more.answers[0].passage_id
+    assert f"{number}. 「" in full.plain_text(), "shown under the number it was asked by"
+    again = await chat.say("/full 1")
+    assert again.answers[0].passage_id == first.answers[0].passage_id, "page one stays valid"
+    by_id = await chat.say(f"/full {first.answers[1].passage_id}")
+    assert by_id.answers[0].passage_id == first.answers[1].passage_id, "ids still work"
+    beyond = await chat.say("/full 99")
+    assert not beyond.answers and "没有第 99 条答案" in beyond.plain_text()
+
+
+async def test_full_number_without_a_conversation_says_so(dialogue: Dialogue) -> None:
+    stranger = CollectingChannel(dialogue, user="u9", session="s9")
+    reply = await stranger.say("/full 2")
+    assert not reply.answers and "没有第 2 条答案" in reply.plain_text()
+
+
+# ---------------------------------------------------------------------- replies keep their promises
+
+
+@pytest.mark.parametrize("text", ["谢谢", "谢谢你！", "好的，谢谢", "多谢啦", "Thanks!", "明白了"])
+async def test_thanks_get_a_short_reply_not_the_welcome(chat: CollectingChannel, text: str) -> None:
+    reply = await chat.say(text)
+    assert reply.plain_text() == "不客气！还有问题随时问我。"
+    assert not reply.answers and not reply.buttons
+
+
+async def test_a_question_in_english_is_told_the_bot_reads_chinese(
+    chat: CollectingChannel,
+) -> None:
+    reply = await chat.say("How much subsidy can a 5G project in Dongguan get?")
+    assert reply.abstained
+    assert reply.text[0].startswith("我只能读懂中文提问")
+    assert "没有找到与「" not in reply.plain_text()
+
+
+async def test_a_long_chatty_question_is_asked_for_place_and_topic_not_echoed(
+    chat: CollectingChannel,
+) -> None:
+    chatty = "我最近一直在想我们公司到底应该怎么办才好呢你能给我一些建议吗"
+    reply = await chat.say(chatty)
+    assert reply.abstained
+    body = reply.plain_text()
+    assert chatty[:10] not in body, "the question is not echoed back as its own topic"
+    assert "哪个地区" in body and "哪方面" in body
+    assert "东莞" in body and "资金补贴" in body, "it says which places and topics it knows"
+
+
+async def test_a_place_without_a_topic_is_asked_for_the_topic(chat: CollectingChannel) -> None:
+    reply = await chat.say("中山那边有什么说法吗我想了解一下")
+    assert reply.abstained
+    assert reply.text[0].startswith("您想了解中山哪方面的政策？")
+    assert "有什么说法" not in reply.plain_text()
+
+
+async def test_an_abstention_names_the_lookups_it_offers(chat: CollectingChannel) -> None:
+    reply = await chat.say("个人住房公积金贷款利率是多少？")
+    assert reply.abstained and reply.buttons
+    body = reply.plain_text()
+    assert "点下面" not in body, "no promise of buttons a plain-text reply cannot show"
+    for button in reply.buttons:
+        assert button.command.startswith("/lookup ")
+        assert button.label in body, "every offered lookup is named in the text itself"
+    assert "/lookup 名称" in body
 
 
 async def test_feedback_is_stored_on_the_question(

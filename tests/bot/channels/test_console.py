@@ -6,10 +6,12 @@ import io
 from collections.abc import Iterator
 
 import pytest
+from rich.cells import cell_len
 from rich.console import Console
+from rich.text import Text
 from sqlalchemy.engine import Engine
 
-from bot.channels.console import converse, render_reply
+from bot.channels.console import converse, render_reply, wrap
 from bot.dialogue import Dialogue
 from bot.settings import Settings
 from bot.types import Answer, Button, Reply
@@ -105,3 +107,67 @@ def test_render_sets_excerpts_apart_and_dims_citations() -> None:
     assert "  1. 每个项目最高 500 万。" in lines
     assert any(line.startswith("     ——东莞市工业和信息化局") for line in lines)
     assert "可输入：/more（更多）" in lines
+
+
+CITATION = (
+    "——东莞市工业和信息化局《市工信局关于对东莞市政协第十三届六次会议第20210113号提案答复的函》"
+    "东工信函〔2021〕169号，2021年6月30日，一、（一）4.（2）"
+)
+
+
+@pytest.mark.parametrize("width", range(24, 61))  # a 文号 and its comma need 23
+def test_wrap_never_cuts_a_doc_number_and_keeps_punctuation_off_line_starts(width: int) -> None:
+    lines = [line.plain for line in wrap(Text(CITATION), width)]
+    assert "".join(lines) == CITATION, "nothing lost, nothing added"
+    assert all(cell_len(line) <= width for line in lines)
+    assert any("东工信函〔2021〕169号" in line for line in lines), lines
+    assert not any(line.startswith(("，", "。", "、", "》", "）")) for line in lines), lines
+    assert not any(line.endswith(("《", "（", "〔")) for line in lines), lines
+
+
+@pytest.mark.parametrize("width", range(20, 41))
+def test_wrap_keeps_commands_whole_and_drops_the_space_it_breaks_at(width: int) -> None:
+    hints = "可输入：/more（更多）  ·  /full 1（原文 1）  ·  /lookup 东莞5G补贴  ·  /feedback 7 up"
+    lines = [line.plain for line in wrap(Text(hints), width)]
+    joined = " ".join(lines)
+    for command in ("/more", "/full 1", "/lookup 东莞5G补贴", "/feedback 7"):
+        assert command in joined and any(command in line for line in lines), lines
+    assert not any(line.startswith(" ") for line in lines)
+
+
+def test_wrap_folds_only_what_is_longer_than_a_line_and_keeps_styles() -> None:
+    text = Text("编号" + "a" * 30 + "结束")
+    text.stylize("bold", 0, 2)
+    lines = wrap(text, 10)
+    assert [cell_len(line.plain) for line in lines] == [10, 10, 10, 8]
+    assert lines[0].spans and lines[0].spans[0].style == "bold"
+
+
+def test_button_labels_are_shown_only_when_they_add_something() -> None:
+    reply = Reply(
+        text=["常用查询："],
+        buttons=[Button("东莞5G补贴", "/lookup 东莞5G补贴"), Button("原文 2", "/full 2")],
+    )
+    console, buffer = screen()
+    render_reply(console, reply)
+    out = buffer.getvalue()
+    assert "/lookup 东莞5G补贴" in out and "（东莞5G补贴）" not in out
+    assert "/full 2（原文 2）" in out
+
+
+def test_admin_switch_in_the_loop(monkeypatch: pytest.MonkeyPatch, dialogue: Dialogue) -> None:
+    scripted_input(monkeypatch, ["/stats"])
+    console, buffer = screen()
+    converse(dialogue, console, is_admin=True)
+    out = buffer.getvalue()
+    assert "使用统计（最近 7 天）" in out and "只有管理员" not in out
+    assert "管理员命令：" in out and "输入 /quit 或按 Ctrl-D 退出。" in out
+
+
+def test_page_two_is_numbered_on(monkeypatch: pytest.MonkeyPatch, dialogue: Dialogue) -> None:
+    scripted_input(monkeypatch, ["东莞5G项目能拿多少补贴？", "/more"])
+    console, buffer = screen()
+    converse(dialogue, console)
+    lines = [line.strip() for line in buffer.getvalue().splitlines()]
+    assert any(line.startswith("4. ") for line in lines), "/more continues at 4"
+    assert any("/full 4" in line for line in lines)
