@@ -46,6 +46,7 @@ from bot.stats import collect_stats, stats_lines
 from bot.texts import TOPIC_LABELS, followup_patterns, say, texts, topic_name
 from bot.types import Button, Incoming, IntentScore, Reply
 from bot.uploads import Uploads
+from retrieval.normalize import normalize_text
 from retrieval.store import ReloadReport, StoredClause, StoredDocument
 
 logger = logging.getLogger(__name__)
@@ -61,7 +62,9 @@ _TOP_LEVEL = re.compile(  # the first rung of a numbering ladder
 _ANSI_ESCAPE = re.compile(r"\x1b(\[[0-?]*[ -/]*[@-~]|[@-Z\\-_])")
 _HAN = re.compile(r"[\u3400-\u9fff]")
 _LATIN_WORD = re.compile(r"[A-Za-z]{2,}")
-_BRACKETS = str.maketrans({"[": "〔", "]": "〕", "［": "〔", "］": "〕", "【": "〔", "】": "〕"})
+_BRACKETS = str.maketrans(
+    {"[": "〔", "]": "〕", "［": "〔", "］": "〕", "【": "〔", "】": "〕", "(": "〔", ")": "〕"}
+)
 
 
 def utc_now() -> dt.datetime:
@@ -850,7 +853,9 @@ def _labels(intents: Sequence[IntentScore]) -> list[str]:
 
 
 def _norm_number(text: str) -> str:
-    return "".join(text.split()).translate(_BRACKETS)
+    """A 文号 as compared: simplified, half-width, no spaces, one kind of bracket
+    (揭府規〔2020〕3號 and 揭府规[2020]3号 are one number)."""
+    return "".join(normalize_text(text).split()).translate(_BRACKETS)
 
 
 def _bigrams(text: str) -> set[str]:

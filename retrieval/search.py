@@ -26,7 +26,7 @@ KIND_BOOST = 1.0  # how much a clause holding what the question asks for (a date
 # The fields of a clause, each scored by BM25 and scaled to its best clause, then added:
 # jieba words, characters and character pairs (laypeople and documents word things
 # differently), and the document's title and issuer (the programme a question names).
-FIELD_WEIGHTS = {"words": 1.0, "chars": 0.6, "title": 0.3}
+FIELD_WEIGHTS = {"words": 1.0, "chars": 0.6, "title": 1.0}
 FUZZY_SHARE = 0.8  # a long word counts as present when more than this share of its pairs is
 # Within a document, the words of its title (the programme a question names) say which
 # document, not which clause: in clauses of a document whose title holds a word, that word

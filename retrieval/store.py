@@ -47,6 +47,7 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlmodel import Field, SQLModel
 
 from retrieval.corpus import CorpusRead, document_key, message, read_files, reject_duplicates
+from retrieval.places import load_gazetteer
 from retrieval.types import DocumentError, ParsedClause, ParsedDocument
 
 __all__ = [
@@ -239,7 +240,8 @@ class StoredDocument:
         if self.level == "national":
             return "国家"
         if self.level == "province":
-            return f"{self.province}省" if self.province else "省级"
+            province = load_gazetteer().province(self.province or "")
+            return province.full if province else "省级"
         if self.city and self.district:
             return f"{self.city}·{self.district}"
         return self.city or "地区未知"

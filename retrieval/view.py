@@ -79,10 +79,14 @@ class Restorer:
         compact = "".join(piece.split())
         if not compact:
             return piece
-        probe = compact[:12]
-        start = self._view.find(probe, self._cursor if ordered else 0)
-        if start < 0:
-            start = self._view.find(probe)
+        start = -1
+        length = min(len(compact), 12)
+        while start < 0 and length >= 1:  # the longest opening found anchors the piece
+            probe = compact[:length]
+            start = self._view.find(probe, self._cursor if ordered else 0)
+            if start < 0:
+                start = self._view.find(probe)
+            length -= 1 if length <= 4 else 4
         if start < 0:
             return piece
         out = []
