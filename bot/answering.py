@@ -297,7 +297,14 @@ class AnswerService:
             and hit.coverage >= MIN_COVERAGE_MORE + _away_margin(hit, placed)
             and hit.score >= MIN_SCORE_RATIO_MORE * first.score
         ]
-        return [first, *rest]
+        if not placed:
+            return [first, *rest]
+        # the place's own documents first, then its city's, province's, the nation's, then
+        # those of unknown place: among the answers that carry the question, nearest first
+        ranked = [first, *rest]
+        answering = [h for h in ranked if h in strong]
+        answering.sort(key=lambda h: -h.tier)  # stable: by score within a level
+        return [*answering, *(h for h in ranked if h not in strong)]
 
     def _compose(self, hit: Hit, query: Query, question: str) -> Answer:
         excerpt = self.cutter.cut(

@@ -153,3 +153,39 @@ def test_markup_typed_into_a_question_is_not_searched(service: AnswerService) ->
     marked = service.answer("<b>东莞</b>5G项目能拿多少补贴？<script>alert(1)</script>&nbsp;")
     assert marked.answers[0].passage_id == plain.passage_id
     assert "alert" not in marked.understanding.content_terms
+
+
+@pytest.mark.parametrize(
+    ("question", "typo", "word", "span"),
+    [
+        ("中山的数子贷贴息怎么申请", "数子贷", "数字贷", "免申即享"),
+        ("东莞上云上平抬有补贴吗", "上云上平抬", "上云上平台", "上云上平台"),
+    ],
+)
+def test_a_typo_of_a_policy_word_is_read_as_the_word(
+    service: AnswerService, question: str, typo: str, word: str, span: str
+) -> None:
+    answered = service.answer(question)
+    assert (typo, word) in answered.understanding.corrections
+    assert not answered.abstained
+    assert any(span in strip_white(a.excerpt) for a in answered.answers[:3])
+
+
+def test_words_that_exist_are_never_corrected(service: AnswerService) -> None:
+    for question in (
+        "首台套保险补偿 关键零部件 按台套还是按批次",
+        "东莞对5G融合应用项目最高资助多少钱？",
+    ):
+        assert service.understand(question).corrections == []
+
+
+def test_a_question_that_introduces_the_asker_is_answered(service: AnswerService) -> None:
+    answered = service.answer("我是东莞做模具的小老板，想搞5G改造，能补多少钱？")
+    assert not answered.abstained
+    assert any("500万" in strip_white(a.excerpt) for a in answered.answers[:3])
+
+
+def test_intents_say_which_words_decided_them(service: AnswerService) -> None:
+    intents = service.understand("东莞5G项目能拿多少补贴？").intents
+    cues = {intent.label: intent.cues for intent in intents}
+    assert "5g" in cues["5g"] and "补贴" in cues["funding"]

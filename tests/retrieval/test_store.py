@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import threading
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -392,3 +393,16 @@ def test_many_documents_reload_in_bulk(db_engine: Engine) -> None:
     corpus = load_live_corpus(db_engine)
     assert corpus is not None and len(corpus.clauses) == 12_000
     assert len({c.id for c in corpus.clauses}) == 12_000
+
+
+def test_a_document_with_metadata_missing_loads_and_the_report_says_which(
+    db_engine: Engine,
+) -> None:
+    incomplete = replace(doc_b(), missing=("doc_number", "place"))
+    report = swap_corpus(engine=db_engine, read=make_read(doc_a(), incomplete))
+    assert report.ok and report.documents_total == 2  # loaded all the same
+    lines = report.summary_lines()
+    assert "1 个文件已载入，但有信息没有识别出来（回答时会注明）：" in lines
+    assert "  corpus/b.txt：未识别到文号/地区" in lines
+    stored = load_live_corpus(db_engine)
+    assert stored is not None and stored.documents["b.txt"].missing == ("doc_number", "place")
