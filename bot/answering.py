@@ -297,11 +297,11 @@ class AnswerService:
             and hit.coverage >= MIN_COVERAGE_MORE + _away_margin(hit, placed)
             and hit.score >= MIN_SCORE_RATIO_MORE * first.score
         ]
+        ranked = _one_per_article([first, *rest])
         if not placed:
-            return [first, *rest]
+            return ranked
         # the place's own documents first, then its city's, province's, the nation's, then
         # those of unknown place: among the answers that carry the question, nearest first
-        ranked = [first, *rest]
         answering = [h for h in ranked if h in strong]
         answering.sort(key=lambda h: -h.tier)  # stable: by score within a level
         return [*answering, *(h for h in ranked if h not in strong)]
@@ -382,3 +382,21 @@ class AnswerService:
 def _away_margin(hit: Hit, placed: bool) -> float:
     """How much more of the question a hit from beyond the place asked must carry."""
     return AWAY_MARGIN if placed and hit.tier < TIER_PROVINCE else 0.0
+
+
+_ARTICLE = re.compile(r"第[一二三四五六七八九十百零〇0-9]+条")
+
+
+def _one_per_article(hits: list[Hit]) -> list[Hit]:
+    """An article (第X条) is one answer with all its paragraphs: ten answers are ten articles."""
+    seen: set[tuple[str, str]] = set()
+    kept = []
+    for hit in hits:
+        match = _ARTICLE.search(hit.clause.section)
+        if match is not None:
+            article = (hit.clause.doc_key, hit.clause.section[: match.end()])
+            if article in seen:
+                continue
+            seen.add(article)
+        kept.append(hit)
+    return kept

@@ -158,3 +158,23 @@ def test_not_collected_only_when_nothing_applies_at_any_level(
     answered = service.answer("北京企业数字化改造补贴最高多少")
     assert answered.abstained and answered.reason == "unknown_place"
     assert answered.understanding.unknown_place == "北京"
+
+
+def test_an_article_is_one_answer_with_its_paragraphs(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> None:
+    folder = tmp_path_factory.mktemp("articles")
+    (folder / "rules.txt").write_text(
+        "深圳市工业和信息化局关于企业上云补贴的实施细则\n"
+        "第一条 对企业上云给予补贴，补贴标准为费用的50%。\n"
+        "企业上云补贴每家最高10万元。\n"
+        "上云补贴按年度申报。\n"
+        "第二条 对中小企业上云另给予补贴5万元。\n"
+        "第三条 本细则自发布之日起施行。\n",
+        encoding="utf-8",
+    )
+    service = make_service(folder, tmp_path_factory.mktemp("articles_db") / "policybot.db")
+    answered = service.answer("深圳企业上云补贴", k=5)
+    sections = [answer.section for answer in answered.answers]
+    assert sections[:2] and len(sections) == len(set(sections))  # no article twice
+    assert "第一条" in sections and "第二条" in sections
