@@ -23,6 +23,7 @@ from bot.settings import Settings
 from bot.types import Answer, IntentScore
 from intents import OTHER, get_classifier
 from intents.classifier import LEXICON_PATH
+from retrieval.index_parts import IndexParts
 from retrieval.normalize import normalize_text
 from retrieval.places import Place, load_gazetteer
 from retrieval.search import TIER_PROVINCE, ClauseIndex, Hit, Query, QueryBuilder, get_synonyms
@@ -107,7 +108,14 @@ class AnswerService:
     # -- the corpus -------------------------------------------------------------------------
 
     def _build(self, corpus: LiveCorpus) -> ClauseIndex:
-        return ClauseIndex(corpus, tokenizer=self.tokenizer, classifier=self.classifier)
+        """The version's index: its tokenised parts come from the database when another
+        process already built them (see retrieval.index_parts), else are built and stored."""
+        parts = IndexParts(self.engine, corpus.version)
+        index = ClauseIndex(
+            corpus, tokenizer=self.tokenizer, classifier=self.classifier, parts=parts
+        )
+        self.index_parts = parts
+        return index
 
     @property
     def index(self) -> ClauseIndex:

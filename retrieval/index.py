@@ -181,6 +181,21 @@ class SparseBM25:
         indptr, term_ids = self._forward
         return frozenset(self.terms[i] for i in term_ids[indptr[position] : indptr[position + 1]])
 
+    def terms_by_group(self, group_of: np.ndarray, groups: int) -> list[frozenset[str]]:
+        """The distinct terms of each group of clauses (``group_of[clause]``: its document),
+        from the forward lists in one ``np.unique``."""
+        if self._forward is None:
+            raise ValueError("this index keeps no forward lists (build it with forward=True)")
+        indptr, term_ids = self._forward
+        group = np.repeat(np.asarray(group_of, dtype=np.int64), np.diff(indptr))
+        keys = np.unique(group * len(self.terms) + term_ids)
+        bounds = np.searchsorted(keys // max(len(self.terms), 1), np.arange(groups + 1))
+        terms = keys % max(len(self.terms), 1)
+        return [
+            frozenset(self.terms[i] for i in terms[bounds[g] : bounds[g + 1]].tolist())
+            for g in range(groups)
+        ]
+
     def term_idf(self, term: str) -> float | None:
         row = self.vocabulary.get(term)
         return None if row is None else float(self.idf_values[row])

@@ -56,7 +56,7 @@ __all__ = [
     "CorpusBusyError",
     "CorpusClause",
     "CorpusDocument",
-    "CorpusIndexArtifact",
+    "CorpusIndexPart",
     "CorpusState",
     "CorpusText",
     "CorpusVersion",
@@ -71,10 +71,10 @@ __all__ = [
     "document_text",
     "ensure_corpus",
     "live_version",
-    "load_index_artifact",
+    "load_index_part",
     "load_live_corpus",
     "reload_corpus",
-    "save_index_artifact",
+    "save_index_part",
     "swap_corpus",
 ]
 
@@ -178,12 +178,12 @@ class CorpusClause(SQLModel, table=True):
     digest: str = Field(max_length=16)  # sha1 of headings and text: the diff reads only this
 
 
-class CorpusIndexArtifact(SQLModel, table=True):
+class CorpusIndexPart(SQLModel, table=True):
     """A part of a corpus version's index (token counts, masks), built by the first process
     that needed it and loaded by the others. ``fingerprint`` names the tokeniser, its data and
     the index code that made it: a process with other ones builds and stores its own."""
 
-    __tablename__ = "corpus_index_artifact"
+    __tablename__ = "corpus_index_part"
 
     version: int = Field(primary_key=True, sa_column_kwargs={"autoincrement": False})
     name: str = Field(primary_key=True, max_length=64)
@@ -198,14 +198,14 @@ _TABLES = [
     CorpusDocument.__table__,  # type: ignore[attr-defined]
     CorpusClause.__table__,  # type: ignore[attr-defined]
     CorpusText.__table__,  # type: ignore[attr-defined]
-    CorpusIndexArtifact.__table__,  # type: ignore[attr-defined]
+    CorpusIndexPart.__table__,  # type: ignore[attr-defined]
 ]
 _state = CorpusState.__table__  # type: ignore[attr-defined]
 _versions = CorpusVersion.__table__  # type: ignore[attr-defined]
 _documents = CorpusDocument.__table__  # type: ignore[attr-defined]
 _clauses = CorpusClause.__table__  # type: ignore[attr-defined]
 _texts = CorpusText.__table__  # type: ignore[attr-defined]
-_artifacts = CorpusIndexArtifact.__table__  # type: ignore[attr-defined]
+_index_parts = CorpusIndexPart.__table__  # type: ignore[attr-defined]
 
 
 def create_corpus_tables(engine: Engine) -> None:
@@ -519,20 +519,20 @@ def document_text(engine: Engine, key: str) -> str | None:
         ).scalar_one_or_none()
 
 
-def load_index_artifact(engine: Engine, version: int, name: str, fingerprint: str) -> bytes | None:
+def load_index_part(engine: Engine, version: int, name: str, fingerprint: str) -> bytes | None:
     """A stored part of version ``version``'s index, or None when no process stored it yet."""
     with engine.connect() as connection:
         data = connection.execute(
-            select(_artifacts.c.data).where(
-                _artifacts.c.version == version,
-                _artifacts.c.name == name,
-                _artifacts.c.fingerprint == fingerprint,
+            select(_index_parts.c.data).where(
+                _index_parts.c.version == version,
+                _index_parts.c.name == name,
+                _index_parts.c.fingerprint == fingerprint,
             )
         ).scalar_one_or_none()
     return None if data is None else bytes(data)
 
 
-def save_index_artifact(
+def save_index_part(
     engine: Engine, version: int, name: str, fingerprint: str, data: bytes
 ) -> bool:
     """Store a part of a version's index for other processes; False when another process
@@ -542,7 +542,7 @@ def save_index_artifact(
             if _live_version(connection) != version:
                 return False
             connection.execute(
-                insert(_artifacts).values(
+                insert(_index_parts).values(
                     version=version,
                     name=name,
                     fingerprint=fingerprint,
@@ -784,7 +784,7 @@ def _delete_old_versions(connection: Connection, version: int) -> None:
     connection.execute(delete(_clauses).where(_clauses.c.version != version))
     connection.execute(delete(_texts).where(_texts.c.version != version))
     connection.execute(delete(_documents).where(_documents.c.version != version))
-    connection.execute(delete(_artifacts).where(_artifacts.c.version != version))
+    connection.execute(delete(_index_parts).where(_index_parts.c.version != version))
 
 
 def _document_rows(connection: Connection, version: int | None) -> dict[str, dict[str, Any]]:

@@ -3,7 +3,7 @@
 Tokenising 100,000 clauses takes a minute; loading their counts takes milliseconds. The index
 asks this layer for each part by name (a BM25 field, a mask, a list of texts) with a function
 that builds it; the first process to need a part of a version builds and stores it
-(``corpus_index_artifact``), the others load it. The fingerprint names the tokeniser, its data
+(``corpus_index_part``), the others load it. The fingerprint names the tokeniser, its data
 and the code that builds the parts, so a process of another release never reads a part it would
 have built differently. Two processes that race both build, one copy is kept: nothing is
 corrupted, and a part that cannot be stored or read is simply built.
@@ -37,7 +37,7 @@ _INPUTS = (
     "retrieval/tokenize.py",
     "retrieval/normalize.py",
     "retrieval/index.py",
-    "retrieval/artifacts.py",
+    "retrieval/index_parts.py",
 )
 _SEPARATOR = "\x00"
 _Part = TypeVar("_Part")
@@ -62,7 +62,7 @@ def index_fingerprint() -> str:
     return digest.hexdigest()[:32]
 
 
-class IndexArtifacts:
+class IndexParts:
     """The parts of one corpus version's index: loaded when stored, else built and stored.
 
     ``engine=None`` builds every part and stores nothing (tests, benchmarks).
@@ -106,11 +106,11 @@ class IndexArtifacts:
         dump: Callable[[_Part], bytes],
         load: Callable[[bytes], _Part],
     ) -> _Part:
-        from retrieval.store import load_index_artifact, save_index_artifact
+        from retrieval.store import load_index_part, save_index_part
 
         if self.engine is not None:
             try:
-                blob = load_index_artifact(self.engine, self.version, name, self.fingerprint)
+                blob = load_index_part(self.engine, self.version, name, self.fingerprint)
                 if blob is not None:
                     part = load(blob)
                     self.loaded.append(name)
@@ -121,7 +121,7 @@ class IndexArtifacts:
         self.built.append(name)
         if self.engine is not None:
             try:
-                save_index_artifact(self.engine, self.version, name, self.fingerprint, dump(part))
+                save_index_part(self.engine, self.version, name, self.fingerprint, dump(part))
             except Exception:  # the database refused it: this process still has its part
                 log.warning("could not store index part %s", name, exc_info=True)
         return part
