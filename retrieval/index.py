@@ -196,6 +196,10 @@ class SparseBM25:
             for g in range(groups)
         ]
 
+    def counts(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The term-row CSR of counts: row pointers, clause indices, term frequencies."""
+        return self._indptr, self._indices, self._counts.tf
+
     def term_idf(self, term: str) -> float | None:
         row = self.vocabulary.get(term)
         return None if row is None else float(self.idf_values[row])
