@@ -94,7 +94,7 @@ class AnswerService:
         self.settings = settings
         self.tokenizer = get_tokenizer()
         self.classifier = get_classifier()
-        self.gazetteer = load_gazetteer()
+        self.gazetteer = load_gazetteer(cache_dir=settings.cache_dir)
         self.queries = QueryBuilder(self.tokenizer, get_synonyms())
         self.cutter = ExcerptCutter(self.tokenizer)
         smalltalk = tomllib.loads(SMALLTALK_PATH.read_text(encoding="utf-8"))
