@@ -22,7 +22,7 @@ from typing import TypeVar
 import numpy as np
 from sqlalchemy.engine import Engine
 
-from retrieval.index import SparseBM25
+from retrieval.index import SparseBM25, TokenIds
 
 log = logging.getLogger(__name__)
 
@@ -76,13 +76,25 @@ class IndexParts:
         self.built: list[str] = []  # names of the parts this process built
 
     def bm25(
-        self, name: str, build: Callable[[], Iterable[Iterable[str]]], *, forward: bool = False
+        self,
+        name: str,
+        build: Callable[[], Iterable[Iterable[str]]],
+        *,
+        forward: bool = False,
+        dtype: type[np.floating] = np.float64,
     ) -> SparseBM25:
-        """A BM25 field from the token lists ``build`` gives (one per clause)."""
+        """A BM25 field from the token lists ``build`` yields (one per clause), encoded as they
+        come: a corpus's token strings are never all held at once."""
 
         def make() -> SparseBM25:
-            corpus = [list(tokens) for tokens in build()] or [["∅"]]
-            return SparseBM25(corpus, forward=forward)
+            encoded = TokenIds()
+            for tokens in build():
+                encoded.add(tokens)
+            if len(encoded.offsets) < 2:
+                encoded.add(["∅"])
+            return SparseBM25.from_token_ids(
+                encoded.ids, encoded.offsets, encoded.terms(), forward=forward, dtype=dtype
+            )
 
         return self._part(name, make, SparseBM25.to_bytes, SparseBM25.from_bytes)
 

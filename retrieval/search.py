@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import math
 import re
 import tomllib
@@ -142,6 +143,7 @@ TIER_SAME = 1.0  # the place itself (南山区 for 南山)
 TIER_CITY = 0.9  # its city (深圳 for 南山)
 TIER_PROVINCE = 0.8  # its province (广东)
 TIER_NATIONAL = 0.7  # national documents apply everywhere
+TIER_CACHE_SIZE = 256  # place combinations whose tiers are kept (a few hundred kilobytes each)
 TIER_UNKNOWN = 0.55  # a document whose place could not be read: ranked after those that match
 
 
@@ -178,7 +180,7 @@ class ClauseIndex:
         )
         self._max_idf = math.log(max(len(self.clauses), 2))
         self.bm25 = self.words  # the plain BM25 of words (rank-bm25 parity)
-        self.chars = parts.bm25("chars", lambda: (char_terms(t) for t in texts))
+        self.chars = parts.bm25("chars", lambda: (char_terms(t) for t in texts), dtype=np.float32)
         title_texts = [
             normalize_text(f"{self.documents[k].title} {self.documents[k].authority or ''}")
             for k in doc_keys
@@ -257,10 +259,11 @@ class ClauseIndex:
             known=self._known,
         )
         doc_of = [self.documents[clause.doc_key] for clause in self.clauses]
-        self.clause_level = np.array([doc.level or "" for doc in doc_of], dtype=object)
-        self.clause_province = np.array([doc.province or "" for doc in doc_of], dtype=object)
-        self.clause_city = np.array([doc.city or "" for doc in doc_of], dtype=object)
-        self.clause_district = np.array([doc.district or "" for doc in doc_of], dtype=object)
+        self.clause_level = _Codes([doc.level or "" for doc in doc_of])
+        self.clause_province = _Codes([doc.province or "" for doc in doc_of])
+        self.clause_city = _Codes([doc.city or "" for doc in doc_of])
+        self.clause_district = _Codes([doc.district or "" for doc in doc_of])
+        self._tier_cache: dict[tuple[Place, ...], np.ndarray | None] = {}
 
     def _known(self, piece: str) -> bool:
         """A run of characters that general Chinese or this corpus uses (no typo)."""
@@ -290,6 +293,9 @@ class ClauseIndex:
         """
         if not places:
             return None
+        key = tuple(places)
+        if key in self._tier_cache:  # asked for twice a question, and places recur
+            return self._tier_cache[key]
         tier = np.zeros(len(self.clauses), dtype=np.float64)
         national = self.clause_level == "national"
         unknown = self.clause_level == ""
@@ -312,6 +318,11 @@ class ClauseIndex:
                 tier = np.maximum(tier, np.where(province_level, TIER_PROVINCE, 0.0))
         tier = np.maximum(tier, np.where(national, TIER_NATIONAL, 0.0))
         tier = np.maximum(tier, np.where(unknown, TIER_UNKNOWN, 0.0))
+        tier.flags.writeable = False  # shared by every question naming these places
+        if len(self._tier_cache) >= TIER_CACHE_SIZE:
+            with contextlib.suppress(RuntimeError, KeyError, StopIteration):  # a racing thread
+                self._tier_cache.pop(next(iter(self._tier_cache)))
+        self._tier_cache[key] = tier
         return tier
 
     def local(self, places: Sequence[Place]) -> bool:
@@ -460,6 +471,25 @@ class ClauseIndex:
 
 
 _T = TypeVar("_T")
+
+
+class _Codes:
+    """Per-clause names (a document's city, level) as integer codes: comparing with a name
+    compares integers, 30× faster than an array of Python strings."""
+
+    def __init__(self, names: Sequence[str]) -> None:
+        self._code: dict[str, int] = {}
+        self.codes = np.array(
+            [self._code.setdefault(name, len(self._code)) for name in names], dtype=np.int32
+        )
+
+    def __eq__(self, name: object) -> np.ndarray:  # type: ignore[override]
+        return self.codes == self._code.get(str(name), -1)
+
+    def __len__(self) -> int:
+        return len(self.codes)
+
+    __hash__ = None  # type: ignore[assignment]
 
 
 class _PerClause(Sequence[_T], Generic[_T]):

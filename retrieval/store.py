@@ -82,6 +82,7 @@ _log = logging.getLogger(__name__)
 _STATE_ID = 1
 _LOCK_TIMEOUT = "30s"  # PostgreSQL; SQLite waits for its busy timeout (bot.db: 30 s)
 _INSERT_BATCH = 2000
+_PART_CHUNK = 64 * 2**20  # bytes of an index part per row
 
 
 # ---------------------------------------------------------------------------------- tables
@@ -188,6 +189,8 @@ class CorpusIndexPart(SQLModel, table=True):
     version: int = Field(primary_key=True, sa_column_kwargs={"autoincrement": False})
     name: str = Field(primary_key=True, max_length=64)
     fingerprint: str = Field(primary_key=True, max_length=64)
+    chunk: int = Field(primary_key=True, sa_column_kwargs={"autoincrement": False})
+    chunks: int  # a part is whole when all its chunks are there
     data: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
     created_at: dt.datetime
 
@@ -522,34 +525,41 @@ def document_text(engine: Engine, key: str) -> str | None:
 def load_index_part(engine: Engine, version: int, name: str, fingerprint: str) -> bytes | None:
     """A stored part of version ``version``'s index, or None when no process stored it yet."""
     with engine.connect() as connection:
-        data = connection.execute(
-            select(_index_parts.c.data).where(
+        rows = connection.execute(
+            select(_index_parts.c.chunks, _index_parts.c.data)
+            .where(
                 _index_parts.c.version == version,
                 _index_parts.c.name == name,
                 _index_parts.c.fingerprint == fingerprint,
             )
-        ).scalar_one_or_none()
-    return None if data is None else bytes(data)
+            .order_by(_index_parts.c.chunk)
+        ).all()
+    if not rows or len(rows) != rows[0].chunks:
+        return None
+    return b"".join(bytes(row.data) for row in rows)
 
 
-def save_index_part(
-    engine: Engine, version: int, name: str, fingerprint: str, data: bytes
-) -> bool:
-    """Store a part of a version's index for other processes; False when another process
-    stored it first (its copy is the same) or the version is no longer live (nothing kept)."""
+def save_index_part(engine: Engine, version: int, name: str, fingerprint: str, data: bytes) -> bool:
+    """Store a part of a version's index for other processes, in chunks (SQLite and PostgreSQL
+    refuse a value over 1 GB); False when another process stored it first (its copy is the
+    same) or the version is no longer live."""
+    pieces = [data[i : i + _PART_CHUNK] for i in range(0, len(data), _PART_CHUNK)] or [b""]
     try:
         with engine.begin() as connection:
             if _live_version(connection) != version:
                 return False
-            connection.execute(
-                insert(_index_parts).values(
-                    version=version,
-                    name=name,
-                    fingerprint=fingerprint,
-                    data=data,
-                    created_at=_now(),
+            for chunk, piece in enumerate(pieces):
+                connection.execute(
+                    insert(_index_parts).values(
+                        version=version,
+                        name=name,
+                        fingerprint=fingerprint,
+                        chunk=chunk,
+                        chunks=len(pieces),
+                        data=piece,
+                        created_at=_now(),
+                    )
                 )
-            )
     except IntegrityError:
         return False
     return True

@@ -6,6 +6,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
+import pytest
 from sqlalchemy.engine import Engine
 
 from retrieval.index import SparseBM25
@@ -81,3 +82,16 @@ def test_a_reload_drops_the_old_versions_parts(db_engine: Engine, tmp_path: Path
     new = reload_corpus(engine=db_engine, corpus_dir=corpus).version
     assert new != old and live_version(db_engine) == new
     assert load_index_part(db_engine, old, "words", "fp") is None
+
+
+def test_a_large_part_is_stored_in_chunks(
+    db_engine: Engine, seeds_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import retrieval.store
+
+    version = reload_corpus(engine=db_engine, corpus_dir=seeds_dir).version
+    monkeypatch.setattr(retrieval.store, "_PART_CHUNK", 4)
+    blob = SparseBM25(TOKENS).to_bytes()
+    assert save_index_part(db_engine, version, "words", "fp", blob)
+    assert load_index_part(db_engine, version, "words", "fp") == blob
+    assert SparseBM25.from_bytes(blob).postings("贷款").tolist() == [0, 2]
