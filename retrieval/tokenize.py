@@ -18,6 +18,9 @@ from retrieval.disk_cache import cached
 from retrieval.normalize import normalize_text
 
 DATA_DIR = Path(__file__).resolve().parent / "data"
+PIECE_CACHE_SIZE = 200_000  # distinct pieces of text whose words are kept (tens of megabytes)
+# where jieba itself splits a text (none of these can be inside a word), after normalisation
+_BETWEEN_PUNCTUATION = re.compile(r"[。，,;；!！?？、:：\s]+")
 
 
 def _read_lines(path: Path) -> list[str]:
@@ -39,6 +42,7 @@ class PolicyTokenizer:
         jieba.setLogLevel(logging.WARNING)
         self._jieba = jieba.Tokenizer()
         self._load_prefix_dictionary(cache_dir)
+        self._piece_words = lru_cache(maxsize=PIECE_CACHE_SIZE)(self._cut_piece)
         self.domain_words = {line.split()[0] for line in _read_lines(data_dir / "dictionary.txt")}
         self._jieba.load_userdict(str(data_dir / "dictionary.txt"))
         self.stopwords = frozenset(_read_lines(data_dir / "stopwords.txt"))
@@ -75,10 +79,14 @@ class PolicyTokenizer:
 
     def add_words(self, words: list[str]) -> None:
         """Teach jieba words found in the corpus (place names, titles) so they stay whole."""
+        added = False
         for word in words:
             if word and word not in self.domain_words:
                 self._jieba.add_word(word, freq=2000)
                 self.domain_words.add(word)
+                added = True
+        if added:  # pieces cut before may now be cut differently
+            self._piece_words.cache_clear()
 
     def words(self, text: str) -> list[str]:
         """``text`` cut into dictionary words only: unknown runs fall apart into characters."""
@@ -113,11 +121,21 @@ class PolicyTokenizer:
     def _words(self, text: str) -> list[str]:
         if not text:
             return []
-        return [
+        words: list[str] = []
+        for piece in _BETWEEN_PUNCTUATION.split(text):
+            if piece:
+                words.extend(self._piece_words(piece))
+        return words
+
+    def _cut_piece(self, piece: str) -> tuple[str, ...]:
+        """jieba's words of a piece of text without punctuation. jieba cuts at punctuation
+        itself, so cutting piece by piece gives the same words; policy text repeats its
+        phrases (按照项目核定投入金额的25%, 特此函复), so each distinct piece is cut once."""
+        return tuple(
             word
-            for word in self._jieba.cut_for_search(text)
+            for word in self._jieba.cut_for_search(piece)
             if word.strip() and word not in self.stopwords and not _is_punctuation(word)
-        ]
+        )
 
 
 def _is_punctuation(word: str) -> bool:
