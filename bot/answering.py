@@ -7,6 +7,7 @@ the old index keeps answering until the new one is built, then one reference swa
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import re
 import threading
@@ -54,6 +55,7 @@ MIN_SCORE_RATIO_MORE = 0.25
 # A question that names a place, answered from a national document or one whose place is
 # unknown: that answer must carry this much more of the question.
 AWAY_MARGIN = 0.15
+UNDERSTOOD_KEPT = 64  # recent questions whose understanding is reused (understand, then answer)
 SEARCH_DEPTH = 60  # clauses ranked per question; paging goes this deep
 
 
@@ -104,6 +106,7 @@ class AnswerService:
         self._index = self._build(corpus)
         self._checked_at = time.monotonic()
         self._rebuilding = False
+        self._understood: dict[tuple[str, int], tuple[Understanding, Query]] = {}
 
     # -- the corpus -------------------------------------------------------------------------
 
@@ -169,7 +172,20 @@ class AnswerService:
         return self._understand(text, self.index)[0]
 
     def _understand(self, text: str, index: ClauseIndex) -> tuple[Understanding, Query]:
-        """The question understood, and the query it makes (built once, used by ``answer``)."""
+        """The question understood, and the query it makes. The dialogue understands a
+        message, then answers it: the second call reuses the first (a copy: ``answer`` sets
+        the place of a follow-up on it)."""
+        key = (text, index.version)
+        known = self._understood.get(key)
+        if known is None:
+            known = self._understand_anew(text, index)
+            if len(self._understood) >= UNDERSTOOD_KEPT:
+                with contextlib.suppress(RuntimeError, KeyError, StopIteration):
+                    self._understood.pop(next(iter(self._understood)))
+            self._understood[key] = known
+        return replace(known[0]), known[1]
+
+    def _understand_anew(self, text: str, index: ClauseIndex) -> tuple[Understanding, Query]:
         normalized = normalize_text(text)
         normalized, corrections = index.corrector.correct(
             normalized,
