@@ -21,6 +21,7 @@ from collections.abc import Iterable, Mapping, Sequence
 import numpy as np
 
 _FORMAT = 2  # bump when the stored layout changes: old blobs are then rebuilt, not misread
+_FLAG_CELLS = 2**29  # (group, term) flags up to half a gigabyte; beyond, np.unique
 _TERM_SEPARATOR = "\x00"  # never inside a token (tokenisers drop control characters)
 
 
@@ -195,7 +196,13 @@ class SparseBM25:
             raise ValueError("this index keeps no forward lists (build it with forward=True)")
         indptr, term_ids = self._forward
         group = np.repeat(np.asarray(group_of, dtype=np.int64), np.diff(indptr))
-        keys = np.unique(group * len(self.terms) + term_ids)
+        cells = groups * len(self.terms)
+        if cells <= _FLAG_CELLS:  # a flag per (group, term): one scatter, no sort or hash
+            flags = np.zeros(cells, dtype=bool)
+            flags[group * len(self.terms) + term_ids] = True
+            keys = np.flatnonzero(flags)
+        else:
+            keys = np.unique(group * len(self.terms) + term_ids)
         bounds = np.searchsorted(keys // max(len(self.terms), 1), np.arange(groups + 1))
         terms = keys % max(len(self.terms), 1)
         return [
