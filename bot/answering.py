@@ -7,6 +7,7 @@ the old index keeps answering until the new one is built, then one reference swa
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import re
 import threading
@@ -23,6 +24,7 @@ from bot.settings import Settings
 from bot.types import Answer, IntentScore
 from intents import OTHER, get_classifier
 from intents.classifier import LEXICON_PATH
+from retrieval.index_parts import IndexParts
 from retrieval.normalize import normalize_text
 from retrieval.places import Place, load_gazetteer
 from retrieval.search import TIER_PROVINCE, ClauseIndex, Hit, Query, QueryBuilder, get_synonyms
@@ -53,6 +55,7 @@ MIN_SCORE_RATIO_MORE = 0.25
 # A question that names a place, answered from a national document or one whose place is
 # unknown: that answer must carry this much more of the question.
 AWAY_MARGIN = 0.15
+UNDERSTOOD_KEPT = 64  # recent questions whose understanding is reused (understand, then answer)
 SEARCH_DEPTH = 60  # clauses ranked per question; paging goes this deep
 
 
@@ -93,7 +96,7 @@ class AnswerService:
         self.settings = settings
         self.tokenizer = get_tokenizer()
         self.classifier = get_classifier()
-        self.gazetteer = load_gazetteer()
+        self.gazetteer = load_gazetteer(cache_dir=settings.cache_dir)
         self.queries = QueryBuilder(self.tokenizer, get_synonyms())
         self.cutter = ExcerptCutter(self.tokenizer)
         smalltalk = tomllib.loads(SMALLTALK_PATH.read_text(encoding="utf-8"))
@@ -103,11 +106,19 @@ class AnswerService:
         self._index = self._build(corpus)
         self._checked_at = time.monotonic()
         self._rebuilding = False
+        self._understood: dict[tuple[str, int], tuple[Understanding, Query]] = {}
 
     # -- the corpus -------------------------------------------------------------------------
 
     def _build(self, corpus: LiveCorpus) -> ClauseIndex:
-        return ClauseIndex(corpus, tokenizer=self.tokenizer, classifier=self.classifier)
+        """The version's index: its tokenised parts come from the database when another
+        process already built them (see retrieval.index_parts), else are built and stored."""
+        parts = IndexParts(self.engine, corpus.version)
+        index = ClauseIndex(
+            corpus, tokenizer=self.tokenizer, classifier=self.classifier, parts=parts
+        )
+        self.index_parts = parts
+        return index
 
     @property
     def index(self) -> ClauseIndex:
@@ -161,7 +172,20 @@ class AnswerService:
         return self._understand(text, self.index)[0]
 
     def _understand(self, text: str, index: ClauseIndex) -> tuple[Understanding, Query]:
-        """The question understood, and the query it makes (built once, used by ``answer``)."""
+        """The question understood, and the query it makes. The dialogue understands a
+        message, then answers it: the second call reuses the first (a copy: ``answer`` sets
+        the place of a follow-up on it)."""
+        key = (text, index.version)
+        known = self._understood.get(key)
+        if known is None:
+            known = self._understand_anew(text, index)
+            if len(self._understood) >= UNDERSTOOD_KEPT:
+                with contextlib.suppress(RuntimeError, KeyError, StopIteration):
+                    self._understood.pop(next(iter(self._understood)))
+            self._understood[key] = known
+        return replace(known[0]), known[1]
+
+    def _understand_anew(self, text: str, index: ClauseIndex) -> tuple[Understanding, Query]:
         normalized = normalize_text(text)
         normalized, corrections = index.corrector.correct(
             normalized,

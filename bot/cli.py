@@ -103,7 +103,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
-    import jieba
+    from retrieval.tokenize import jieba  # imported there without pkg_resources
 
     jieba.setLogLevel(logging.WARNING)
     try:

@@ -26,6 +26,8 @@ class Settings(BaseSettings):
 
     database_url: str = "sqlite:///data/policybot.db"
     corpus_dir: Path = Path("seeds")
+    # start-up data built once per machine (the gazetteer): a process loads it instead
+    cache_dir: Path = Path("data/cache")
 
     telegram_bot_token: SecretStr | None = None
     telegram_base_url: str = "https://api.telegram.org/bot"

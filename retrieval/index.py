@@ -1,21 +1,74 @@
 """BM25 over clauses as a sparse term-by-clause weight matrix, scored like rank-bm25.
 
 rank-bm25's ``BM25Okapi.get_scores`` walks every clause in Python for each query token. Here the
-same statistics (its own idf, document lengths, k1, b) are folded once into a compressed sparse
-row matrix (one row per term), so a query touches only its terms' rows: the scores are those of
-``BM25Okapi.get_scores`` (a test checks 1e-6) at a fraction of the cost.
+same statistics (its own idf with the epsilon floor, document lengths, k1, b) are folded once into
+a compressed sparse row matrix (one row per term), so a query touches only its terms' rows: the
+scores are those of ``BM25Okapi.get_scores`` (a test checks 1e-6) at a fraction of the cost.
+
+The build is vectorised: clauses arrive as one flat array of term ids with offsets (what a
+tokeniser writes once per corpus version), term frequencies come from one ``np.unique`` over
+(clause, term) keys, and nothing loops in Python per (term, clause). ``to_bytes``/``from_bytes``
+store the counts and the vocabulary (not the float weights), so a stored index is small and loads
+in milliseconds; the weights are recomputed from the counts on load, bit for bit the same.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import io
+from array import array
+from collections.abc import Iterable, Mapping, Sequence
 
 import numpy as np
-from rank_bm25 import BM25Okapi
+
+_FORMAT = 2  # bump when the stored layout changes: old blobs are then rebuilt, not misread
+_FLAG_CELLS = 2**29  # (group, term) flags up to half a gigabyte; beyond, np.unique
+_TERM_SEPARATOR = "\x00"  # never inside a token (tokenisers drop control characters)
+
+
+class TokenIds:
+    """Clauses as term ids: ``ids[offsets[i]:offsets[i + 1]]`` are clause ``i``'s tokens.
+
+    Encoding strings to ids once, with one dict, is the only per-token Python work of a build.
+    """
+
+    def __init__(self) -> None:
+        self.vocabulary: dict[str, int] = {}
+        self._ids = array("i")  # 4 bytes a token: a list of ints would take 36
+        self._offsets = array("q", [0])
+
+    def add(self, tokens: Iterable[str]) -> None:
+        """Append one clause."""
+        lookup = self.vocabulary.setdefault
+        self._ids.extend([lookup(token, len(self.vocabulary)) for token in tokens])
+        self._offsets.append(len(self._ids))
+
+    @classmethod
+    def of(cls, corpus: Iterable[Iterable[str]]) -> TokenIds:
+        encoded = cls()
+        for tokens in corpus:
+            encoded.add(tokens)
+        return encoded
+
+    @property
+    def ids(self) -> np.ndarray:
+        return np.frombuffer(self._ids, dtype=np.int32) if self._ids else np.zeros(0, np.int32)
+
+    @property
+    def offsets(self) -> np.ndarray:
+        return np.frombuffer(self._offsets, dtype=np.int64)
+
+    def terms(self) -> list[str]:
+        """The vocabulary in id order."""
+        return list(self.vocabulary)
 
 
 class SparseBM25:
-    """Okapi BM25 with rank-bm25's statistics, precomputed per (term, clause)."""
+    """Okapi BM25 with rank-bm25's statistics, precomputed per (term, clause).
+
+    ``SparseBM25(token_lists)`` tokenises nothing itself; ``from_token_ids`` builds from ids a
+    tokeniser already wrote, ``from_bytes`` from a stored index. ``forward=True`` also keeps each
+    clause's distinct terms (``terms_of``), for checks that look at a clause's words.
+    """
 
     def __init__(
         self,
@@ -24,51 +77,90 @@ class SparseBM25:
         k1: float = 1.5,
         b: float = 0.75,
         epsilon: float = 0.25,
+        forward: bool = False,
+        dtype: type[np.floating] = np.float64,
     ) -> None:
         if not corpus:
             raise ValueError("an index needs at least one passage")
-        okapi = BM25Okapi([list(doc) for doc in corpus], k1=k1, b=b, epsilon=epsilon)
-        self.k1, self.b = k1, b
-        self.idf: dict[str, float] = dict(okapi.idf)
-        self.n_docs = okapi.corpus_size
-        self.avgdl = float(okapi.avgdl)
-        self.doc_len = np.asarray(okapi.doc_len, dtype=np.float64)
-        self.vocabulary: dict[str, int] = {term: i for i, term in enumerate(self.idf)}
+        encoded = TokenIds.of(corpus)
+        counts = _Counts.from_ids(encoded.ids, encoded.offsets, len(encoded.vocabulary))
+        self._setup(
+            encoded.terms(), counts, k1=k1, b=b, epsilon=epsilon, forward=forward, dtype=dtype
+        )
 
-        rows: list[int] = []
-        cols: list[int] = []
-        freqs: list[float] = []
-        for doc_index, frequencies in enumerate(okapi.doc_freqs):
-            for term, frequency in frequencies.items():
-                rows.append(self.vocabulary[term])
-                cols.append(doc_index)
-                freqs.append(frequency)
-        row = np.asarray(rows, dtype=np.int32)
-        col = np.asarray(cols, dtype=np.int32)
-        tf = np.asarray(freqs, dtype=np.float64)
-        idf = np.asarray([self.idf[term] for term in self.vocabulary], dtype=np.float64)
-        norm = k1 * (1.0 - b + b * self.doc_len[col] / self.avgdl)
-        weights = idf[row] * tf * (k1 + 1.0) / (tf + norm)
-        # compressed sparse rows, one row per term: its clauses (ascending) and their weights
-        order = np.lexsort((col, row))
-        self._indices = col[order]
-        self._data = weights[order]
-        self._indptr = np.zeros(len(self.vocabulary) + 1, dtype=np.int64)
-        np.cumsum(np.bincount(row, minlength=len(self.vocabulary)), out=self._indptr[1:])
-        self.max_idf = float(idf.max()) if len(idf) else 0.0
+    @classmethod
+    def from_token_ids(
+        cls,
+        ids: np.ndarray,
+        offsets: np.ndarray,
+        terms: Sequence[str],
+        *,
+        k1: float = 1.5,
+        b: float = 0.75,
+        epsilon: float = 0.25,
+        forward: bool = False,
+        dtype: type[np.floating] = np.float64,
+    ) -> SparseBM25:
+        """Build from clause ``i``'s term ids ``ids[offsets[i]:offsets[i+1]]``; ``terms[id]``."""
+        if len(offsets) < 2:
+            raise ValueError("an index needs at least one passage")
+        counts = _Counts.from_ids(np.asarray(ids), np.asarray(offsets), len(terms))
+        index = cls.__new__(cls)
+        index._setup(list(terms), counts, k1=k1, b=b, epsilon=epsilon, forward=forward, dtype=dtype)
+        return index
+
+    def _setup(
+        self,
+        terms: list[str],
+        counts: _Counts,
+        *,
+        k1: float,
+        b: float,
+        epsilon: float,
+        forward: bool,
+        dtype: type[np.floating] = np.float64,
+    ) -> None:
+        self.k1, self.b, self.epsilon = k1, b, epsilon
+        self._counts = counts
+        self.terms = terms
+        self.vocabulary: dict[str, int] = {term: i for i, term in enumerate(terms)}
+        self.n_docs = len(counts.doc_len)
+        self.doc_len = counts.doc_len.astype(np.float64)
+        self.avgdl = float(counts.doc_len.sum()) / self.n_docs
+        self.idf_values = _okapi_idf(counts.df, self.n_docs, epsilon)
+        row = np.repeat(np.arange(len(terms), dtype=np.int32), np.diff(counts.indptr))
+        tf = counts.tf.astype(np.float64)
+        norm = k1 * (1.0 - b + b * self.doc_len[counts.indices] / self.avgdl)
+        # float64 scores exactly like rank-bm25; float32 halves a large field's memory
+        self._data = (self.idf_values[row] * tf * (k1 + 1.0) / (tf + norm)).astype(dtype)
+        self._indices = counts.indices
+        self._indptr = counts.indptr
+        self.max_idf = float(self.idf_values.max()) if len(terms) else 0.0
+        self._forward = _transpose(counts, self.n_docs) if forward else None
+
+    @property
+    def idf(self) -> dict[str, float]:
+        """Term -> idf, as rank-bm25's ``BM25Okapi.idf``."""
+        return dict(zip(self.terms, self.idf_values.tolist(), strict=True))
 
     def scores(self, query: Sequence[str] | Mapping[str, float]) -> np.ndarray:
         """Score every clause. A token sequence scores exactly like ``BM25Okapi.get_scores``
         (repeated tokens count again); a mapping gives each term its own weight (synonyms)."""
         weights = _as_weights(query)
-        result = np.zeros(self.n_docs, dtype=np.float64)
+        indices, data = [], []
         for term, weight in weights.items():
             row = self.vocabulary.get(term)
             if row is None or weight == 0.0:
                 continue
             start, end = self._indptr[row], self._indptr[row + 1]
-            result[self._indices[start:end]] += self._data[start:end] * weight
-        return result
+            indices.append(self._indices[start:end])
+            data.append(self._data[start:end] if weight == 1.0 else self._data[start:end] * weight)
+        if not indices:
+            return np.zeros(self.n_docs, dtype=np.float64)
+        # one pass over the touched postings (a scatter-add per term costs twice as much)
+        return np.bincount(
+            np.concatenate(indices), weights=np.concatenate(data), minlength=self.n_docs
+        )
 
     def postings(self, term: str) -> np.ndarray:
         """The clauses that contain ``term``."""
@@ -90,11 +182,133 @@ class SparseBM25:
         row = self.vocabulary.get(term)
         return 0 if row is None else int(self._indptr[row + 1] - self._indptr[row])
 
+    def terms_of(self, position: int) -> frozenset[str]:
+        """The distinct terms of clause ``position`` (needs ``forward=True``)."""
+        if self._forward is None:
+            raise ValueError("this index keeps no forward lists (build it with forward=True)")
+        indptr, term_ids = self._forward
+        return frozenset(self.terms[i] for i in term_ids[indptr[position] : indptr[position + 1]])
+
+    def terms_by_group(self, group_of: np.ndarray, groups: int) -> list[frozenset[str]]:
+        """The distinct terms of each group of clauses (``group_of[clause]``: its document),
+        from the forward lists in one ``np.unique``."""
+        if self._forward is None:
+            raise ValueError("this index keeps no forward lists (build it with forward=True)")
+        indptr, term_ids = self._forward
+        group = np.repeat(np.asarray(group_of, dtype=np.int64), np.diff(indptr))
+        cells = groups * len(self.terms)
+        if cells <= _FLAG_CELLS:  # a flag per (group, term): one scatter, no sort or hash
+            flags = np.zeros(cells, dtype=bool)
+            flags[group * len(self.terms) + term_ids] = True
+            keys = np.flatnonzero(flags)
+        else:
+            keys = np.unique(group * len(self.terms) + term_ids)
+        bounds = np.searchsorted(keys // max(len(self.terms), 1), np.arange(groups + 1))
+        terms = keys % max(len(self.terms), 1)
+        return [
+            frozenset(self.terms[i] for i in terms[bounds[g] : bounds[g + 1]].tolist())
+            for g in range(groups)
+        ]
+
+    def counts(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The term-row CSR of counts: row pointers, clause indices, term frequencies."""
+        return self._indptr, self._indices, self._counts.tf
+
     def term_idf(self, term: str) -> float | None:
-        return self.idf.get(term)
+        row = self.vocabulary.get(term)
+        return None if row is None else float(self.idf_values[row])
 
     def memory_bytes(self) -> int:
-        return int(self._data.nbytes + self._indices.nbytes + self._indptr.nbytes)
+        arrays = [self._data, self._indices, self._indptr, self._counts.tf, self.doc_len]
+        if self._forward is not None:
+            arrays.extend(self._forward)
+        return int(sum(a.nbytes for a in arrays))
+
+    # -- storing ------------------------------------------------------------------------------
+
+    def to_bytes(self) -> bytes:
+        """The counts, lengths, parameters and vocabulary: everything ``from_bytes`` needs."""
+        buffer = io.BytesIO()
+        vocabulary = _TERM_SEPARATOR.join(self.terms).encode("utf-8")
+        np.savez(
+            buffer,
+            format=np.array([_FORMAT]),
+            params=np.array(
+                [
+                    self.k1,
+                    self.b,
+                    self.epsilon,
+                    float(self._forward is not None),
+                    self._data.itemsize,
+                ]
+            ),
+            indptr=self._indptr,
+            indices=self._indices,
+            tf=self._counts.tf,
+            doc_len=self._counts.doc_len,
+            vocabulary=np.frombuffer(vocabulary, dtype=np.uint8),
+        )
+        return buffer.getvalue()
+
+    @classmethod
+    def from_bytes(cls, blob: bytes) -> SparseBM25:
+        """An index stored by ``to_bytes``; ValueError when the blob is of another format."""
+        with np.load(io.BytesIO(blob), allow_pickle=False) as stored:
+            if int(stored["format"][0]) != _FORMAT:
+                raise ValueError("stored index of another format")
+            k1, b, epsilon, forward, itemsize = stored["params"].tolist()
+            counts = _Counts(stored["indptr"], stored["indices"], stored["tf"], stored["doc_len"])
+            raw = stored["vocabulary"].tobytes().decode("utf-8")
+        terms = raw.split(_TERM_SEPARATOR) if len(counts.df) else []
+        index = cls.__new__(cls)
+        dtype = np.float32 if itemsize == 4 else np.float64
+        index._setup(terms, counts, k1=k1, b=b, epsilon=epsilon, forward=bool(forward), dtype=dtype)
+        return index
+
+
+class _Counts:
+    """Term frequencies as term-row CSR (clauses ascending in a row), clause lengths, df."""
+
+    def __init__(
+        self, indptr: np.ndarray, indices: np.ndarray, tf: np.ndarray, doc_len: np.ndarray
+    ) -> None:
+        self.indptr, self.indices, self.tf, self.doc_len = indptr, indices, tf, doc_len
+        self.df = np.diff(indptr).astype(np.int64)
+
+    @classmethod
+    def from_ids(cls, ids: np.ndarray, offsets: np.ndarray, n_terms: int) -> _Counts:
+        n_docs = len(offsets) - 1
+        doc_len = np.diff(offsets).astype(np.int32)
+        doc = np.repeat(np.arange(n_docs, dtype=np.int64), doc_len)
+        # one key per token, term-major: sorting it groups a term's clauses, ascending
+        keys, tf = np.unique(ids.astype(np.int64) * n_docs + doc, return_counts=True)
+        term = keys // n_docs
+        indices = (keys - term * n_docs).astype(np.int32)
+        indptr = np.zeros(n_terms + 1, dtype=np.int64)
+        np.cumsum(np.bincount(term, minlength=n_terms), out=indptr[1:])
+        tf_dtype = np.uint16 if len(tf) == 0 or tf.max() < 2**16 else np.uint32
+        return cls(indptr, indices, tf.astype(tf_dtype), doc_len)
+
+
+def _okapi_idf(df: np.ndarray, n_docs: int, epsilon: float) -> np.ndarray:
+    """rank-bm25's BM25Okapi idf: log((N − df + 0.5) / (df + 0.5)); negatives become
+    epsilon × the mean idf (of all terms, negatives included, as rank-bm25 computes it)."""
+    if len(df) == 0:
+        return np.zeros(0, dtype=np.float64)
+    df = df.astype(np.float64)
+    idf = np.log(n_docs - df + 0.5) - np.log(df + 0.5)
+    floor = epsilon * (float(idf.sum()) / len(idf))
+    idf[idf < 0] = floor
+    return idf
+
+
+def _transpose(counts: _Counts, n_docs: int) -> tuple[np.ndarray, np.ndarray]:
+    """Clause-row lists of term ids, from the term-row CSR."""
+    term = np.repeat(np.arange(len(counts.indptr) - 1, dtype=np.int32), np.diff(counts.indptr))
+    order = np.argsort(counts.indices, kind="stable")
+    indptr = np.zeros(n_docs + 1, dtype=np.int64)
+    np.cumsum(np.bincount(counts.indices, minlength=n_docs), out=indptr[1:])
+    return indptr, term[order]
 
 
 def _as_weights(query: Sequence[str] | Mapping[str, float]) -> dict[str, float]:
@@ -107,14 +321,29 @@ def _as_weights(query: Sequence[str] | Mapping[str, float]) -> dict[str, float]:
 
 
 def top_k(scores: np.ndarray, k: int, *, mask: np.ndarray | None = None) -> list[int]:
-    """Indices of the ``k`` best positive scores, best first (``mask`` keeps allowed clauses)."""
+    """Indices of the ``k`` best positive scores, best first, ties by position (``mask`` keeps
+    allowed clauses).
+
+    Exact, without a partition of every clause: the k-th best score of a strided sample is a
+    lower bound of the k-th best overall, so only the clauses at or above it are ranked.
+    """
     if mask is not None:
         scores = np.where(mask, scores, 0.0)
-    candidates = np.flatnonzero(scores > 0.0)
+    if k <= 0:
+        return []
+    floor = 0.0
+    if len(scores) > _SAMPLE_STRIDE * k * 4:
+        sample = scores[::_SAMPLE_STRIDE]
+        floor = max(float(np.partition(sample, len(sample) - k)[len(sample) - k]), 0.0)
+    candidates = np.flatnonzero(scores >= floor) if floor > 0.0 else np.flatnonzero(scores > 0.0)
     if len(candidates) == 0:
         return []
     if len(candidates) > k:
         part = np.argpartition(-scores[candidates], k - 1)[:k]
-        candidates = candidates[part]
-    order = np.lexsort((candidates, -scores[candidates]))
+        kth = scores[candidates[part]].min()
+        candidates = candidates[scores[candidates] >= kth]  # every tie at the boundary
+    order = np.lexsort((candidates, -scores[candidates]))[:k]
     return [int(i) for i in candidates[order]]
+
+
+_SAMPLE_STRIDE = 64  # a 1/64 sample's k-th best leaves about 64·k clauses to rank

@@ -24,6 +24,8 @@ from dataclasses import dataclass, field, replace
 from functools import cache
 from pathlib import Path
 
+from retrieval.disk_cache import cached
+
 DATA_DIR = Path(__file__).parent / "data"
 PLACES_FILE = DATA_DIR / "places.toml"
 DIVISIONS_FILE = DATA_DIR / "adcodes.csv"
@@ -412,12 +414,21 @@ def _jieba_frequencies() -> dict[str, int]:
 
 
 @cache
-def load_gazetteer(path: Path = PLACES_FILE, divisions: Path = DIVISIONS_FILE) -> Gazetteer:
-    """The gazetteer of the data files, read once per process."""
-    with path.open("rb") as handle:
-        data = tomllib.load(handle)
-    suffixes = [str(s) for s in _list(data.get("suffixes"))]
-    return parse_places(data, _divisions(divisions, suffixes), _jieba_frequencies())
+def load_gazetteer(
+    path: Path = PLACES_FILE, divisions: Path = DIVISIONS_FILE, cache_dir: Path | None = None
+) -> Gazetteer:
+    """The gazetteer of the data files, read once per process (from ``cache_dir`` when an
+    earlier process built it from the same files: a tenth of the time)."""
+    import jieba
+
+    def build() -> Gazetteer:
+        with path.open("rb") as handle:
+            data = tomllib.load(handle)
+        suffixes = [str(s) for s in _list(data.get("suffixes"))]
+        return parse_places(data, _divisions(divisions, suffixes), _jieba_frequencies())
+
+    inputs = [path, divisions, Path(__file__), f"jieba {jieba.__version__}"]
+    return cached("gazetteer", inputs, build, cache_dir)
 
 
 def level_rank(level: str | None) -> int:

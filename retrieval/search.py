@@ -2,18 +2,21 @@
 
 from __future__ import annotations
 
+import contextlib
 import math
 import re
 import tomllib
-from collections.abc import Collection, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
+from typing import Generic, TypeVar
 
 import numpy as np
 
 from intents import OTHER, IntentClassifier
 from retrieval.index import SparseBM25, top_k
+from retrieval.index_parts import IndexParts
 from retrieval.normalize import normalize_text
 from retrieval.places import Place
 from retrieval.store import LiveCorpus, StoredClause, StoredDocument
@@ -140,6 +143,7 @@ TIER_SAME = 1.0  # the place itself (南山区 for 南山)
 TIER_CITY = 0.9  # its city (深圳 for 南山)
 TIER_PROVINCE = 0.8  # its province (广东)
 TIER_NATIONAL = 0.7  # national documents apply everywhere
+TIER_CACHE_SIZE = 256  # place combinations whose tiers are kept (a few hundred kilobytes each)
 TIER_UNKNOWN = 0.55  # a document whose place could not be read: ranked after those that match
 
 
@@ -152,7 +156,10 @@ class ClauseIndex:
         *,
         tokenizer: PolicyTokenizer,
         classifier: IntentClassifier,
+        parts: IndexParts | None = None,
     ) -> None:
+        """``parts`` loads what another process built for this version (None: build all)."""
+        parts = parts or IndexParts(None, corpus.version)
         self.version = corpus.version
         self.documents = corpus.documents
         self.clauses: list[StoredClause] = list(corpus.clauses)
@@ -165,13 +172,15 @@ class ClauseIndex:
             [doc_row[clause.doc_key] for clause in self.clauses], dtype=np.int32
         )
         # a clause's headings help it match: 特聘人才 under （二）加大对数字化人才培养和引进
-        texts = [normalize_text(" ".join((*c.headings, c.text))) for c in self.clauses]
-        self.tokens: list[list[str]] = [tokenizer.tokens(t, normalized=True) for t in texts]
-        self.token_sets: list[frozenset[str]] = [frozenset(tokens) for tokens in self.tokens]
-        self.words = SparseBM25(self.tokens or [["∅"]])
+        texts = parts.texts(
+            "texts", lambda: [normalize_text(" ".join((*c.headings, c.text))) for c in self.clauses]
+        )
+        self.words = parts.bm25(
+            "words", lambda: (tokenizer.tokens(t, normalized=True) for t in texts), forward=True
+        )
         self._max_idf = math.log(max(len(self.clauses), 2))
         self.bm25 = self.words  # the plain BM25 of words (rank-bm25 parity)
-        self.chars = SparseBM25([char_terms(t) for t in texts] or [["∅"]])
+        self.chars = parts.bm25("chars", lambda: (char_terms(t) for t in texts), dtype=np.float32)
         title_texts = [
             normalize_text(f"{self.documents[k].title} {self.documents[k].authority or ''}")
             for k in doc_keys
@@ -179,22 +188,25 @@ class ClauseIndex:
         title_tokens = [tokenizer.tokens(t, normalized=True) for t in title_texts]
         self.titles = SparseBM25([t or ["∅"] for t in title_tokens] or [["∅"]])
         self._title_words = [frozenset(tokens) for tokens in title_tokens]
-        # what coverage is checked against: the clause in its document's context
-        self.context_text = [
-            f"{title_texts[self.doc_of_clause[i]]} {t}" for i, t in enumerate(texts)
-        ]
-        self.context_tokens = [
-            self.token_sets[i] | frozenset(title_tokens[self.doc_of_clause[i]])
-            for i in range(len(self.clauses))
-        ]
+        # what coverage is checked against: the clause in its document's context (made when
+        # asked: a list of 100,000 sets and texts would hold gigabytes)
+        self.context_text = _PerClause(
+            lambda i: f"{title_texts[self.doc_of_clause[i]]} {texts[i]}", len(texts)
+        )
+        self.context_tokens = _PerClause(
+            lambda i: self.words.terms_of(i) | self._title_words[self.doc_of_clause[i]], len(texts)
+        )
         # each document's whole text and words: what the question's other words may find
         doc_texts: list[list[str]] = [[] for _ in doc_keys]
-        doc_tokens: list[set[str]] = [set() for _ in doc_keys]
         for row, text in enumerate(self.context_text):
             doc_texts[self.doc_of_clause[row]].append(text)
-            doc_tokens[self.doc_of_clause[row]].update(self.context_tokens[row])
         self.document_text = ["".join(parts) for parts in doc_texts]
-        self.document_tokens = [frozenset(tokens) for tokens in doc_tokens]
+        self.document_tokens = [
+            terms | self._title_words[doc]
+            for doc, terms in enumerate(
+                self.words.terms_by_group(self.doc_of_clause, len(doc_keys))
+            )
+        ]
         # a document's unnumbered opening: its header and the paragraphs before item 一
         first_numbered: dict[str, int] = {}
         for clause in self.clauses:
@@ -217,19 +229,27 @@ class ClauseIndex:
             ],
             dtype=bool,
         )
-        self.kind_masks = {
-            kind: np.array([bool(pattern.search(t)) for t in texts], dtype=bool)
-            for kind, pattern in self.kinds.patterns.items()
-        }
+        kinds = list(self.kinds.patterns.items())
+        kind_rows = parts.array(
+            "kinds",
+            lambda: np.array(
+                [[bool(pattern.search(t)) for t in texts] for _, pattern in kinds], dtype=bool
+            ).reshape(len(kinds), len(texts)),
+        )
+        self.kind_masks = {kind: kind_rows[row] for row, (kind, _) in enumerate(kinds)}
         self.labels = [label for label in classifier.order if label != OTHER]
-        profile = np.zeros((len(self.clauses), len(self.labels)), dtype=np.float64)
-        for row, text in enumerate(texts):
-            # a clause of a 5G document is about 5G even when it only says 申报时间
-            in_document = f"{title_texts[self.doc_of_clause[row]]} {text}"
-            scores = dict(classifier.classify(in_document, normalized=True).scores)
-            for column, label in enumerate(self.labels):
-                profile[row, column] = scores.get(label, 0.0)
-        self.intent_profile = profile
+
+        def intent_profile() -> np.ndarray:
+            profile = np.zeros((len(self.clauses), len(self.labels)), dtype=np.float64)
+            for row, text in enumerate(texts):
+                # a clause of a 5G document is about 5G even when it only says 申报时间
+                in_document = f"{title_texts[self.doc_of_clause[row]]} {text}"
+                scores = dict(classifier.classify(in_document, normalized=True).scores)
+                for column, label in enumerate(self.labels):
+                    profile[row, column] = scores.get(label, 0.0)
+            return profile
+
+        self.intent_profile = parts.array("intents", intent_profile)
         self.position_of = {clause.id: i for i, clause in enumerate(self.clauses)}
         self.corrector = TypoCorrector(
             [
@@ -239,10 +259,11 @@ class ClauseIndex:
             known=self._known,
         )
         doc_of = [self.documents[clause.doc_key] for clause in self.clauses]
-        self.clause_level = np.array([doc.level or "" for doc in doc_of], dtype=object)
-        self.clause_province = np.array([doc.province or "" for doc in doc_of], dtype=object)
-        self.clause_city = np.array([doc.city or "" for doc in doc_of], dtype=object)
-        self.clause_district = np.array([doc.district or "" for doc in doc_of], dtype=object)
+        self.clause_level = _Codes([doc.level or "" for doc in doc_of])
+        self.clause_province = _Codes([doc.province or "" for doc in doc_of])
+        self.clause_city = _Codes([doc.city or "" for doc in doc_of])
+        self.clause_district = _Codes([doc.district or "" for doc in doc_of])
+        self._tier_cache: dict[tuple[Place, ...], np.ndarray | None] = {}
 
     def _known(self, piece: str) -> bool:
         """A run of characters that general Chinese or this corpus uses (no typo)."""
@@ -272,6 +293,9 @@ class ClauseIndex:
         """
         if not places:
             return None
+        key = tuple(places)
+        if key in self._tier_cache:  # asked for twice a question, and places recur
+            return self._tier_cache[key]
         tier = np.zeros(len(self.clauses), dtype=np.float64)
         national = self.clause_level == "national"
         unknown = self.clause_level == ""
@@ -294,6 +318,11 @@ class ClauseIndex:
                 tier = np.maximum(tier, np.where(province_level, TIER_PROVINCE, 0.0))
         tier = np.maximum(tier, np.where(national, TIER_NATIONAL, 0.0))
         tier = np.maximum(tier, np.where(unknown, TIER_UNKNOWN, 0.0))
+        tier.flags.writeable = False  # shared by every question naming these places
+        if len(self._tier_cache) >= TIER_CACHE_SIZE:
+            with contextlib.suppress(RuntimeError, KeyError, StopIteration):  # a racing thread
+                self._tier_cache.pop(next(iter(self._tier_cache)))
+        self._tier_cache[key] = tier
         return tier
 
     def local(self, places: Sequence[Place]) -> bool:
@@ -439,6 +468,43 @@ class ClauseIndex:
             and self.tokenizer.general_frequency(term) == 0
             and term not in self.tokenizer.domain_words
         )
+
+
+_T = TypeVar("_T")
+
+
+class _Codes:
+    """Per-clause names (a document's city, level) as integer codes: comparing with a name
+    compares integers, 30× faster than an array of Python strings."""
+
+    def __init__(self, names: Sequence[str]) -> None:
+        self._code: dict[str, int] = {}
+        self.codes = np.array(
+            [self._code.setdefault(name, len(self._code)) for name in names], dtype=np.int32
+        )
+
+    def __eq__(self, name: object) -> np.ndarray:  # type: ignore[override]
+        return self.codes == self._code.get(str(name), -1)
+
+    def __len__(self) -> int:
+        return len(self.codes)
+
+    __hash__ = None  # type: ignore[assignment]
+
+
+class _PerClause(Sequence[_T], Generic[_T]):
+    """A per-clause value computed when read, not held for every clause."""
+
+    def __init__(self, make: Callable[[int], _T], length: int) -> None:
+        self._make, self._length = make, length
+
+    def __len__(self) -> int:
+        return self._length
+
+    def __getitem__(self, position: int) -> _T:  # type: ignore[override]
+        if not -self._length <= position < self._length:
+            raise IndexError(position)
+        return self._make(position % self._length)
 
 
 def _compact(text: str) -> str:

@@ -36,6 +36,12 @@ def _loopback_only(self: socket.socket, address: object) -> object:
 socket.socket.connect = _loopback_only  # type: ignore[method-assign]
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _scratch_cache_dir(tmp_path_factory: pytest.TempPathFactory) -> None:
+    """Start-up caches (CACHE_DIR) go to a scratch folder, not the checkout's data/."""
+    os.environ["CACHE_DIR"] = str(tmp_path_factory.mktemp("cache"))
+
+
 @pytest.fixture(scope="session")
 def postgres_url() -> Iterator[str]:
     """A fresh PostgreSQL database for this test run, dropped at the end; fails if PG is down."""

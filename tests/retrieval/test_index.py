@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from retrieval.index import SparseBM25, top_k
+from retrieval.index import SparseBM25, TokenIds, top_k
 
 SENTENCES = [
     ["5g", "基站", "建设", "补贴"],
@@ -44,3 +44,36 @@ def test_postings_and_empty_corpus() -> None:
     assert index.postings("无").size == 0
     with pytest.raises(ValueError):
         SparseBM25([])
+
+
+def test_stored_index_loads_with_the_same_scores_and_terms() -> None:
+    index = SparseBM25(SENTENCES, k1=1.2, b=0.7, forward=True)
+    loaded = SparseBM25.from_bytes(index.to_bytes())
+    for query in (["贴息"], ["补贴", "人才", "补贴"], {"5g": 1.0, "平台": 0.5}):
+        assert np.array_equal(loaded.scores(query), index.scores(query))
+    assert (loaded.k1, loaded.b, loaded.n_docs) == (1.2, 0.7, len(SENTENCES))
+    assert loaded.terms_of(1) == frozenset(SENTENCES[1])
+    assert loaded.postings("补贴").tolist() == [0, 2]
+
+
+def test_index_from_token_ids_equals_index_from_token_lists() -> None:
+    encoded = TokenIds.of(SENTENCES)
+    from_ids = SparseBM25.from_token_ids(encoded.ids, encoded.offsets, encoded.terms())
+    from_lists = SparseBM25(SENTENCES)
+    assert np.array_equal(from_ids.scores(["贴息", "补贴"]), from_lists.scores(["贴息", "补贴"]))
+    assert from_ids.idf == from_lists.idf
+
+
+def test_terms_by_group_unites_each_documents_clauses() -> None:
+    index = SparseBM25(SENTENCES, forward=True)
+    groups = index.terms_by_group(np.array([0, 0, 1, 1, 1]), 3)
+    assert groups[0] == frozenset(SENTENCES[0]) | frozenset(SENTENCES[1])
+    assert groups[1] == frozenset(SENTENCES[2] + SENTENCES[3] + SENTENCES[4])
+    assert groups[2] == frozenset()
+    with pytest.raises(ValueError):
+        SparseBM25(SENTENCES).terms_of(0)
+
+
+def test_a_blob_of_another_format_is_refused() -> None:
+    with pytest.raises(ValueError):
+        SparseBM25.from_bytes(b"not an index")

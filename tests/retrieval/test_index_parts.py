@@ -1,0 +1,97 @@
+"""Index parts stored with the corpus version: built once, loaded by the next process."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import pytest
+from sqlalchemy.engine import Engine
+
+from retrieval.index import SparseBM25
+from retrieval.index_parts import IndexParts
+from retrieval.store import load_index_part, reload_corpus, save_index_part
+
+TOKENS = [["贷款", "贴息"], ["人才", "补贴"], ["贷款", "补贴", "补贴"]]
+
+
+def _build_counting(calls: list[str]) -> Callable[[], list[list[str]]]:
+    def build() -> list[list[str]]:
+        calls.append("built")
+        return TOKENS
+
+    return build
+
+
+def test_a_second_process_loads_what_the_first_built(db_engine: Engine, seeds_dir: Path) -> None:
+    version = reload_corpus(engine=db_engine, corpus_dir=seeds_dir).version
+    calls: list[str] = []
+    first = IndexParts(db_engine, version, "fp")
+    built = first.bm25("words", _build_counting(calls), forward=True)
+    mask = first.array("kinds", lambda: np.array([[True, False, True]]))
+    texts = first.texts("texts", lambda: ["一", "", "三"])
+    second = IndexParts(db_engine, version, "fp")
+    loaded = second.bm25("words", _build_counting(calls), forward=True)
+    assert calls == ["built"]
+    assert second.array("kinds", lambda: np.zeros(0)).tolist() == mask.tolist()
+    assert second.texts("texts", list) == texts == ["一", "", "三"]
+    assert second.built == [] and second.loaded == ["words", "kinds", "texts"]
+    assert np.array_equal(loaded.scores(["补贴"]), built.scores(["补贴"]))
+    assert loaded.terms_of(2) == frozenset({"贷款", "补贴"})
+    # another tokeniser or release (another fingerprint) builds its own
+    other = IndexParts(db_engine, version, "other")
+    other.bm25("words", _build_counting(calls))
+    assert calls == ["built", "built"] and other.built == ["words"]
+
+
+def test_a_racing_duplicate_and_a_dead_version_store_nothing(
+    db_engine: Engine, seeds_dir: Path
+) -> None:
+    version = reload_corpus(engine=db_engine, corpus_dir=seeds_dir).version
+    assert save_index_part(db_engine, version, "words", "fp", b"first")
+    assert not save_index_part(db_engine, version, "words", "fp", b"second")
+    assert load_index_part(db_engine, version, "words", "fp") == b"first"
+    assert not save_index_part(db_engine, version + 1, "words", "fp", b"not live")
+    assert load_index_part(db_engine, version + 1, "words", "fp") is None
+
+
+def test_an_unreadable_part_is_rebuilt(db_engine: Engine, seeds_dir: Path) -> None:
+    version = reload_corpus(engine=db_engine, corpus_dir=seeds_dir).version
+    save_index_part(db_engine, version, "words", "fp", b"garbage")
+    parts = IndexParts(db_engine, version, "fp")
+    index = parts.bm25("words", lambda: TOKENS)
+    assert parts.built == ["words"] and isinstance(index, SparseBM25)
+    assert index.postings("补贴").tolist() == [1, 2]
+
+
+def test_a_reload_drops_the_old_versions_parts(db_engine: Engine, tmp_path: Path) -> None:
+    import shutil
+
+    from retrieval.store import live_version
+
+    seeds = Path(__file__).resolve().parents[2] / "seeds"
+    corpus = tmp_path / "corpus"
+    shutil.copytree(seeds, corpus)
+    old = reload_corpus(engine=db_engine, corpus_dir=corpus).version
+    save_index_part(db_engine, old, "words", "fp", b"old")
+    first = sorted(corpus.iterdir())[0]
+    first.write_text(
+        first.read_text(encoding="utf-8") + "\n本条为新增测试条款。\n", encoding="utf-8"
+    )
+    new = reload_corpus(engine=db_engine, corpus_dir=corpus).version
+    assert new != old and live_version(db_engine) == new
+    assert load_index_part(db_engine, old, "words", "fp") is None
+
+
+def test_a_large_part_is_stored_in_chunks(
+    db_engine: Engine, seeds_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import retrieval.store
+
+    version = reload_corpus(engine=db_engine, corpus_dir=seeds_dir).version
+    monkeypatch.setattr(retrieval.store, "_PART_CHUNK", 4)
+    blob = SparseBM25(TOKENS).to_bytes()
+    assert save_index_part(db_engine, version, "words", "fp", blob)
+    assert load_index_part(db_engine, version, "words", "fp") == blob
+    assert SparseBM25.from_bytes(blob).postings("贷款").tolist() == [0, 2]
