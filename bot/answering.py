@@ -301,10 +301,17 @@ class AnswerService:
         When the question names a place, a national document or one of unknown place must
         carry more of it than the place's own documents do (``placed``)."""
         index = self._index
-        columns = [
+        general = max(
+            (score for label, score in topics.items() if label not in self.classifier.topics),
+            default=0.0,
+        )
+        columns = [  # a topic the question is mainly about, not one it brushes (投资奖励)
             index.labels.index(label)
             for label, score in topics.items()
-            if label in self.classifier.topics and label in index.labels and score >= 0.5
+            if label in self.classifier.topics
+            and label in index.labels
+            and score >= 0.5
+            and score >= general
         ]
         if columns:  # a 5G question is answered by clauses about 5G, not merely about 补贴
             hits = [h for h in hits if index.intent_profile[h.position, columns].max() > 0]

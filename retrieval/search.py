@@ -42,6 +42,7 @@ COMMON_FLOOR = 0.3
 # to) counts this much of what it counts in the clause itself.
 DOCUMENT_CREDIT = 0.7
 WEAK_WORD_FREQUENCY = 100  # a word rarer than this in jieba's counts may be a typo's piece
+ASKERS_AMOUNT_WEIGHT = 0.3  # an amount in a question says what the asker has, not asks
 ARTIFACT_WEIGHT = 0.5  # a cut no dictionary knows (奖给) says half as much
 ARTIFACT_MAX_CHARS = 3  # longer unknown words are real compounds (助保贷款), not artifacts
 SPLIT_GAP = 3  # 过桥贷款 is found in 过桥融资贷款: its two halves this few characters apart
@@ -135,6 +136,7 @@ def char_terms(normalized: str) -> list[str]:
     return terms
 
 
+_AMOUNT = re.compile(r"[0-9]+(?:\.[0-9]+)?(?:万|亿|元|%|千万|百万)")
 _RUN = re.compile(r"[\u3400-\u9fffa-z0-9]+")
 
 
@@ -453,6 +455,8 @@ class ClauseIndex:
         how rare it is in this corpus (企业 and 申请 are everywhere in policy text), less in the
         parts that introduce the asker, and less for a cut no dictionary knows (奖给)."""
         base = query.information[term] * query.emphasis.get(term, 1.0)
+        if _AMOUNT.fullmatch(term):  # the asker's own figures (投资2000万): rarely in the text
+            base *= ASKERS_AMOUNT_WEIGHT
         idf = self.words.term_idf(term)
         if self._artifact(term):
             return base * ARTIFACT_WEIGHT
