@@ -46,6 +46,7 @@ from bot.stats import collect_stats, stats_lines
 from bot.texts import TOPIC_LABELS, followup_patterns, say, texts, topic_name
 from bot.types import Button, Incoming, IntentScore, Reply
 from bot.uploads import Uploads
+from retrieval.ladder import top_rung
 from retrieval.normalize import normalize_text
 from retrieval.store import ReloadReport, StoredClause, StoredDocument
 
@@ -55,10 +56,6 @@ MAX_QUESTION_CHARS = 500  # longer messages are refused with a request to shorte
 ADMIN_COMMANDS = frozenset({"reload", "stats", "upload", "remove"})
 LOOKUP_VERBS = frozenset({"add", "del"})  # /lookup add|del …: admins only
 _INVISIBLE = frozenset({"Cc", "Cf", "Co", "Cs", "Cn"})  # control, format, private, unassigned
-_TOP_LEVEL = re.compile(  # the first rung of a numbering ladder
-    r"^(第[一二三四五六七八九十百零〇]+[章节条]|[一二三四五六七八九十百]+、"
-    r"|（[一二三四五六七八九十]+）|\d+[.．、]|（\d+）)"
-)
 _ANSI_ESCAPE = re.compile(r"\x1b(\[[0-?]*[ -/]*[@-~]|[@-Z\\-_])")
 _HAN = re.compile(r"[\u3400-\u9fff]")
 _LATIN_WORD = re.compile(r"[A-Za-z]{2,}")
@@ -891,12 +888,6 @@ def _doc_label(document: StoredDocument) -> str:
     return f"{document.doc_number} {document.title}" if document.doc_number else document.title
 
 
-def _top_level(section: str) -> str:
-    """The first rung of a section path: ``一、`` of ``一、（一）4.（2）``."""
-    match = _TOP_LEVEL.match(section)
-    return match.group(0) if match else section
-
-
 def _outline(document: StoredDocument, clauses: Sequence[StoredClause]) -> list[tuple[str, str]]:
     """Top-level headings in reading order: (section, heading title)."""
     outline: list[tuple[str, str]] = []
@@ -906,7 +897,7 @@ def _outline(document: StoredDocument, clauses: Sequence[StoredClause]) -> list[
     ):
         if not clause.headings:
             continue
-        section = _top_level(clause.section)
+        section = top_rung(clause.section)
         if section in seen:
             continue
         seen.add(section)
