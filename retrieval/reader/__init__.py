@@ -100,7 +100,7 @@ def parse_policy_text(
     han = sum(len(_HAN_CHAR.findall(clause.text)) for clause in clauses)
     if not clauses or han < MIN_POLICY_HAN_CHARS:
         raise ValueError(message("reader", "no_chinese"))
-    clauses = _with_header_clause(header, clauses)
+    clauses = _with_header_clause(header, _whole_articles(clauses))
 
     title, title_source = _title(header, hints, paragraphs, rules)
     body_text = "\n".join(p.text for p in paragraphs)
@@ -199,6 +199,28 @@ def read_document(path: Path, *, source: str | None = None) -> ParsedDocument:
     document.warnings = warnings
     document.content_hash = hashlib.sha256(data).hexdigest()
     return document
+
+
+def _whole_articles(clauses: list[ParsedClause]) -> list[ParsedClause]:
+    """An article (第X条) is one clause with all its paragraphs, as long as it fits: it is one
+    unit of retrieval, so ten answers are ten articles, not two paragraphs of one."""
+    merged: list[ParsedClause] = []
+    for clause in clauses:
+        previous = merged[-1] if merged else None
+        if (
+            previous is not None
+            and _ARTICLE.search(clause.section)
+            and clause.section == previous.section
+            and clause.headings == previous.headings
+            and len(previous.text) + len(clause.text) < MAX_CLAUSE_CHARS
+        ):
+            merged[-1] = replace(previous, text=f"{previous.text}\n{clause.text}")
+        else:
+            merged.append(replace(clause, ordinal=len(merged)))
+    return merged
+
+
+_ARTICLE = re.compile(r"第[^章节条]{1,8}条")
 
 
 def _with_header_clause(header: _Header, clauses: list[ParsedClause]) -> list[ParsedClause]:

@@ -339,7 +339,10 @@ def test_articles_with_chapters(documents: dict[str, ParsedDocument]) -> None:
     second_paragraph = clause_with(document, "符合前款规定的项目")
     assert second_paragraph.section == "第二章第四条"  # an article owns its paragraphs
     assert clause_with(document, "有效期五年").section == "第四章第八条"
-    assert [c.section for c in document.clauses].count("第二章第四条") == 2
+    # an article is one clause with all its paragraphs (one unit of retrieval)
+    assert [c.section for c in document.clauses].count("第二章第四条") == 1
+    article = clause_with(document, "符合前款规定的项目")
+    assert "\n" in article.text  # both paragraphs, one after the other
 
 
 def test_markdown_document(documents: dict[str, ParsedDocument]) -> None:
