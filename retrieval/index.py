@@ -15,12 +15,13 @@ in milliseconds; the weights are recomputed from the counts on load, bit for bit
 from __future__ import annotations
 
 import io
+import math
 from array import array
 from collections.abc import Iterable, Mapping, Sequence
 
 import numpy as np
 
-_FORMAT = 2  # bump when the stored layout changes: old blobs are then rebuilt, not misread
+_FORMAT = 3  # bump when the stored layout changes: old blobs are then rebuilt, not misread
 _FLAG_CELLS = 2**29  # (group, term) flags up to half a gigabyte; beyond, np.unique
 _TERM_SEPARATOR = "\x00"  # never inside a token (tokenisers drop control characters)
 
@@ -79,13 +80,21 @@ class SparseBM25:
         epsilon: float = 0.25,
         forward: bool = False,
         dtype: type[np.floating] = np.float64,
+        min_idf: float | None = None,
     ) -> None:
         if not corpus:
             raise ValueError("an index needs at least one passage")
         encoded = TokenIds.of(corpus)
         counts = _Counts.from_ids(encoded.ids, encoded.offsets, len(encoded.vocabulary))
         self._setup(
-            encoded.terms(), counts, k1=k1, b=b, epsilon=epsilon, forward=forward, dtype=dtype
+            encoded.terms(),
+            counts,
+            k1=k1,
+            b=b,
+            epsilon=epsilon,
+            forward=forward,
+            dtype=dtype,
+            min_idf=min_idf,
         )
 
     @classmethod
@@ -100,13 +109,23 @@ class SparseBM25:
         epsilon: float = 0.25,
         forward: bool = False,
         dtype: type[np.floating] = np.float64,
+        min_idf: float | None = None,
     ) -> SparseBM25:
         """Build from clause ``i``'s term ids ``ids[offsets[i]:offsets[i+1]]``; ``terms[id]``."""
         if len(offsets) < 2:
             raise ValueError("an index needs at least one passage")
         counts = _Counts.from_ids(np.asarray(ids), np.asarray(offsets), len(terms))
         index = cls.__new__(cls)
-        index._setup(list(terms), counts, k1=k1, b=b, epsilon=epsilon, forward=forward, dtype=dtype)
+        index._setup(
+            list(terms),
+            counts,
+            k1=k1,
+            b=b,
+            epsilon=epsilon,
+            forward=forward,
+            dtype=dtype,
+            min_idf=min_idf,
+        )
         return index
 
     def _setup(
@@ -119,8 +138,9 @@ class SparseBM25:
         epsilon: float,
         forward: bool,
         dtype: type[np.floating] = np.float64,
+        min_idf: float | None = None,
     ) -> None:
-        self.k1, self.b, self.epsilon = k1, b, epsilon
+        self.k1, self.b, self.epsilon, self.min_idf = k1, b, epsilon, min_idf
         self._counts = counts
         self.terms = terms
         self.vocabulary: dict[str, int] = {term: i for i, term in enumerate(terms)}
@@ -128,6 +148,8 @@ class SparseBM25:
         self.doc_len = counts.doc_len.astype(np.float64)
         self.avgdl = float(counts.doc_len.sum()) / self.n_docs
         self.idf_values = _okapi_idf(counts.df, self.n_docs, epsilon)
+        if min_idf is not None:  # ranking fields: a word in every clause still counts a little
+            self.idf_values = np.maximum(self.idf_values, min_idf)
         row = np.repeat(np.arange(len(terms), dtype=np.int32), np.diff(counts.indptr))
         tf = counts.tf.astype(np.float64)
         norm = k1 * (1.0 - b + b * self.doc_len[counts.indices] / self.avgdl)
@@ -240,6 +262,7 @@ class SparseBM25:
                     self.epsilon,
                     float(self._forward is not None),
                     self._data.itemsize,
+                    float("nan") if self.min_idf is None else self.min_idf,
                 ]
             ),
             indptr=self._indptr,
@@ -256,13 +279,22 @@ class SparseBM25:
         with np.load(io.BytesIO(blob), allow_pickle=False) as stored:
             if int(stored["format"][0]) != _FORMAT:
                 raise ValueError("stored index of another format")
-            k1, b, epsilon, forward, itemsize = stored["params"].tolist()
+            k1, b, epsilon, forward, itemsize, min_idf = stored["params"].tolist()
             counts = _Counts(stored["indptr"], stored["indices"], stored["tf"], stored["doc_len"])
             raw = stored["vocabulary"].tobytes().decode("utf-8")
         terms = raw.split(_TERM_SEPARATOR) if len(counts.df) else []
         index = cls.__new__(cls)
         dtype = np.float32 if itemsize == 4 else np.float64
-        index._setup(terms, counts, k1=k1, b=b, epsilon=epsilon, forward=bool(forward), dtype=dtype)
+        index._setup(
+            terms,
+            counts,
+            k1=k1,
+            b=b,
+            epsilon=epsilon,
+            forward=bool(forward),
+            dtype=dtype,
+            min_idf=None if math.isnan(min_idf) else min_idf,
+        )
         return index
 
 

@@ -82,6 +82,7 @@ class IndexParts:
         *,
         forward: bool = False,
         dtype: type[np.floating] = np.float64,
+        min_idf: float | None = None,
     ) -> SparseBM25:
         """A BM25 field from the token lists ``build`` yields (one per clause), encoded as they
         come: a corpus's token strings are never all held at once."""
@@ -93,7 +94,12 @@ class IndexParts:
             if len(encoded.offsets) < 2:
                 encoded.add(["∅"])
             return SparseBM25.from_token_ids(
-                encoded.ids, encoded.offsets, encoded.terms(), forward=forward, dtype=dtype
+                encoded.ids,
+                encoded.offsets,
+                encoded.terms(),
+                forward=forward,
+                dtype=dtype,
+                min_idf=min_idf,
             )
 
         return self._part(name, make, SparseBM25.to_bytes, SparseBM25.from_bytes)

@@ -30,6 +30,10 @@ KIND_BOOST = 1.0  # how much a clause holding what the question asks for (a date
 # jieba words, characters and character pairs (laypeople and documents word things
 # differently), and the document's title and issuer (the programme a question names).
 FIELD_WEIGHTS = {"words": 1.0, "chars": 0.6, "title": 1.0}
+# rank-bm25 gives a word in more than half the clauses a negative idf, floored at a share of
+# the mean idf, which is negative too in a corpus of a few clauses: the ranking fields keep
+# every idf at least this, so a one-document corpus still answers.
+MIN_FIELD_IDF = 0.05
 FUZZY_SHARE = 0.8  # a long word counts as present when more than this share of its pairs is
 # Within a document, the words of its title (the programme a question names) say which
 # document, not which clause: in clauses of a document whose title holds a word, that word
@@ -178,17 +182,26 @@ class ClauseIndex:
             "texts", lambda: [normalize_text(" ".join((*c.headings, c.text))) for c in self.clauses]
         )
         self.words = parts.bm25(
-            "words", lambda: (tokenizer.tokens(t, normalized=True) for t in texts), forward=True
+            "words",
+            lambda: (tokenizer.tokens(t, normalized=True) for t in texts),
+            forward=True,
+            min_idf=MIN_FIELD_IDF,
         )
         self._max_idf = math.log(max(len(self.clauses), 2))
-        self.bm25 = self.words  # the plain BM25 of words (rank-bm25 parity)
-        self.chars = parts.bm25("chars", lambda: (char_terms(t) for t in texts), dtype=np.float32)
+        self.chars = parts.bm25(
+            "chars",
+            lambda: (char_terms(t) for t in texts),
+            dtype=np.float32,
+            min_idf=MIN_FIELD_IDF,
+        )
         title_texts = [
             normalize_text(f"{self.documents[k].title} {self.documents[k].authority or ''}")
             for k in doc_keys
         ]
         title_tokens = [tokenizer.tokens(t, normalized=True) for t in title_texts]
-        self.titles = SparseBM25([t or ["∅"] for t in title_tokens] or [["∅"]])
+        self.titles = SparseBM25(
+            [t or ["∅"] for t in title_tokens] or [["∅"]], min_idf=MIN_FIELD_IDF
+        )
         self._title_words = [frozenset(tokens) for tokens in title_tokens]
         # what coverage is checked against: the clause in its document's context (made when
         # asked: a list of 100,000 sets and texts would hold gigabytes)

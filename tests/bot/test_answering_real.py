@@ -178,3 +178,21 @@ def test_an_article_is_one_answer_with_its_paragraphs(
     sections = [answer.section for answer in answered.answers]
     assert sections[:2] and len(sections) == len(set(sections))  # no article twice
     assert "第一条" in sections and "第二条" in sections
+
+
+def test_a_one_page_corpus_with_no_title_number_or_place_answers_and_says_so(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> None:
+    """rank-bm25's idf turns negative when every clause has a word; one page still answers."""
+    folder = tmp_path_factory.mktemp("one_page")
+    (folder / "notice.txt").write_text(
+        "对企业数字化改造项目按投入的20%给予补贴，最高100万元。申报时间为每年3月。\n",
+        encoding="utf-8",
+    )
+    service = make_service(folder, tmp_path_factory.mktemp("one_page_db") / "policybot.db")
+    answered = service.answer("数字化改造补贴最高多少")
+    assert not answered.abstained
+    top = answered.answers[0]
+    assert "最高100万元" in top.excerpt
+    assert top.citation == "（未识别到标题），适用：地区未知"  # never the file name
+    assert service.answer("人才公寓怎么申请").abstained  # and still refuses what it lacks
