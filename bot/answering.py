@@ -72,9 +72,8 @@ class Understanding:
     unknown_place: str | None  # a named place with no documents (e.g. 北京): answer honestly
     content_terms: list[str]  # informative words, place names and stop words removed
     is_greeting: bool = False  # 你好 / 在吗 / 谢谢 / 你能做什么: help, not a search
-    corrections: list[tuple[str, str]] = field(
-        default_factory=list
-    )  # typos read as (数子贷, 数字贷)
+    # typos read as words: (数子贷, 数字贷)
+    corrections: list[tuple[str, str]] = field(default_factory=list)
 
 
 @dataclass(slots=True)
@@ -290,7 +289,7 @@ class AnswerService:
         if not relevant:
             return Answered(understanding, abstained=True, reason="no_match")
         page = relevant[:k]
-        answers = [self._compose(hit, query, understanding.text) for hit in page]
+        answers = [self._compose(index, hit, query, understanding.text) for hit in page]
         return Answered(understanding, answers=answers, remaining=len(relevant) - len(page))
 
     def _relevant(
@@ -333,20 +332,24 @@ class AnswerService:
             return ranked
         # the place's own documents first, then its city's, province's, the nation's, then
         # those of unknown place: among the answers that carry the question, nearest first
-        answering = [h for h in ranked if h in strong]
+        carrying = {h.position for h in strong}
+        answering = [h for h in ranked if h.position in carrying]
         answering.sort(key=lambda h: -h.tier)  # stable: by score within a level
-        return [*answering, *(h for h in ranked if h not in strong)]
+        return [*answering, *(h for h in ranked if h.position not in carrying)]
 
-    def _compose(self, hit: Hit, query: Query, question: str) -> Answer:
+    def _compose(self, index: ClauseIndex, hit: Hit, query: Query, question: str) -> Answer:
+        """The hit as an answer; ``index`` is the one that found it (a reload may swap in
+        another while a question is answered)."""
         excerpt = self.cutter.cut(
             hit.clause.text,
             query,
             question=question,
             seams=hit.clause.seams,
-            context=self.index.title_words(hit.position),
+            context=index.title_words(hit.position),
         )
-        answer = self._answer(hit.document, hit.clause, excerpt.text, excerpt.emphasis, hit.score)
-        return replace(answer, matched=hit.matched)
+        return self._answer(
+            hit.document, hit.clause, excerpt.text, excerpt.emphasis, hit.score, hit.matched
+        )
 
     def _answer(
         self,
@@ -355,6 +358,7 @@ class AnswerService:
         excerpt: str,
         emphasis: tuple[tuple[int, int], ...],
         score: float,
+        matched: tuple[str, ...] = (),
     ) -> Answer:
         return Answer(
             doc_number=document.doc_number,
@@ -373,6 +377,7 @@ class AnswerService:
             level=document.level,
             province=document.province,
             district=document.district,
+            matched=matched,
         )
 
     def search(self, query: str, *, k: int = 10) -> list[Answer]:
@@ -382,7 +387,7 @@ class AnswerService:
         if not built.terms:
             return []
         hits = index.search(built, k=k)
-        return [self._compose(hit, built, normalize_text(query)) for hit in hits]
+        return [self._compose(index, hit, built, normalize_text(query)) for hit in hits]
 
     def clause(self, passage_id: str) -> Answer | None:
         """The whole clause (excerpt = passage) with its citation, for 原文 buttons."""

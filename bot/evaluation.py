@@ -73,28 +73,25 @@ class EvalReport:
         }
 
 
-def _answer_matches(
-    answer: Answer, markers: list[str], spans: list[str], sources: dict[str, str]
-) -> bool:
-    """The answer quotes a gold span from a gold document.
+def _gold_sources(markers: list[str], sources: dict[str, str]) -> dict[str, set[str]]:
+    """Each marker with the loaded documents whose own text contains it (shared/eval/README.md)."""
+    return {
+        marker: {source for source, body in sources.items() if strip_white(marker) in body}
+        for marker in markers
+    }
 
-    A marker names the document whose own text contains it (shared/eval/README.md); the
-    document's number, title and authority are the fallback when no loaded text holds it.
-    """
+
+def _answer_matches(answer: Answer, gold: dict[str, set[str]], spans: list[str]) -> bool:
+    """The answer quotes a gold span from a gold document: one whose text holds a marker, or,
+    when no loaded text holds it, whose number, title and authority do."""
     excerpt = strip_white(answer.excerpt)
     if not any(strip_white(span) in excerpt for span in spans):
         return False
-    text = sources.get(answer.source or "")
-    where = f"{answer.doc_number or ''}{answer.title}{answer.authority}"
-    for marker in markers:
-        compact = strip_white(marker)
-        holders = [source for source, body in sources.items() if compact in body]
-        if holders:
-            if text is not None and answer.source in holders:
-                return True
-        elif compact in strip_white(where):
-            return True
-    return False
+    where = strip_white(f"{answer.doc_number or ''}{answer.title}{answer.authority}")
+    return any(
+        answer.source in holders if holders else strip_white(marker) in where
+        for marker, holders in gold.items()
+    )
 
 
 def excerpt_is_verbatim(excerpt: str, sources: list[str]) -> bool:
@@ -119,6 +116,7 @@ def evaluate(service: AnswerService, rows: list[dict[str, Any]]) -> EvalReport:
         gold = row.get("doc")
         markers = gold if isinstance(gold, list) else [gold] if gold else []
         spans = row.get("spans") or []
+        gold_sources = _gold_sources(markers, sources)
         answers = answered.answers
         report.rows.append(
             RowResult(
@@ -126,8 +124,8 @@ def evaluate(service: AnswerService, rows: list[dict[str, Any]]) -> EvalReport:
                 question=row["question"],
                 in_scope=bool(markers),
                 intent_ok=answered.understanding.intents[0].label in row.get("intents", []),
-                hit1=bool(answers) and _answer_matches(answers[0], markers, spans, sources),
-                hit3=any(_answer_matches(a, markers, spans, sources) for a in answers[:3]),
+                hit1=bool(answers) and _answer_matches(answers[0], gold_sources, spans),
+                hit3=any(_answer_matches(a, gold_sources, spans) for a in answers[:3]),
                 abstained=answered.abstained,
                 verbatim=all(excerpt_is_verbatim(a.excerpt, texts) for a in answers),
                 latency_ms=latency,

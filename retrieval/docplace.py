@@ -33,7 +33,7 @@ class DocumentPlace:
 
     @classmethod
     def of(cls, place: Place) -> DocumentPlace:
-        district = place.full or place.name if place.level == "district" else None
+        district = (place.full or place.name) if place.level == "district" else None
         city = place.city if place.kind != PROVINCE else None
         return cls(place.level, place.province, city, district)
 
@@ -109,14 +109,16 @@ def _from_body(gazetteer: Gazetteer, body: str, national_bodies: Iterable[str]) 
     """The body's own place: its city (and district) when it names few, its province when it
     names many; national when it addresses every province."""
     text = _EXCEPTED.sub(" ", _CITATION.sub(" ", body))
-    if not gazetteer.matches(text):
+    matches = gazetteer.matches(text)
+    if not matches:
         text = body  # a page that names its place only in what it cites (《大亚湾…》)
+        matches = gazetteer.matches(text)
     head = text[:400]
     if any(name in head for name in national_bodies if "各省" in name or "计划单列" in name):
         return DocumentPlace(NATIONAL)
     mentions = Counter()
     first: dict[tuple[str, str | None], Place] = {}
-    for match in gazetteer.matches(text):
+    for match in matches:
         key = (match.place.name, match.place.city)
         first.setdefault(key, match.place)
         mentions[key] += 1

@@ -115,6 +115,7 @@ class Gazetteer:
             w for w, f in (word_frequency or {}).items() if f >= word_min_frequency and len(w) == 2
         }
         surfaces: dict[str, _Surface] = {}
+        self._surfaces = surfaces  # filled below; aliases already look names up in it
 
         def add(surface: str, place: Place) -> None:
             entry = surfaces.setdefault(surface, _Surface())
@@ -132,7 +133,6 @@ class Gazetteer:
             add(alias, self._entry(name, alias))
         for word in not_places:  # blockers win over any place they contain
             surfaces[word] = _Surface(blocked=True)
-        self._surfaces = surfaces
         self._short = {char: self._entry(name, char) for char, name in (short_names or {}).items()}
 
         alternatives = [re.escape(s) for s in sorted(surfaces, key=len, reverse=True)]
@@ -152,7 +152,7 @@ class Gazetteer:
         raise ValueError(f"{referrer!r} refers to unknown place {name!r}")
 
     def _surfaces_for(self, name: str) -> list[Place]:
-        entry = getattr(self, "_surfaces", {}).get(name)
+        entry = self._surfaces.get(name)
         if entry is not None and entry.places:
             return entry.places
         return [p for p in self._places if name in (p.name, p.full)]

@@ -149,8 +149,8 @@ TIER_SAME = 1.0  # the place itself (南山区 for 南山)
 TIER_CITY = 0.9  # its city (深圳 for 南山)
 TIER_PROVINCE = 0.8  # its province (广东)
 TIER_NATIONAL = 0.7  # national documents apply everywhere
-TIER_CACHE_SIZE = 256  # place combinations whose tiers are kept (a few hundred kilobytes each)
 TIER_UNKNOWN = 0.55  # a document whose place could not be read: ranked after those that match
+TIER_CACHE_SIZE = 256  # place combinations whose tiers are kept (a few hundred kilobytes each)
 
 
 class ClauseIndex:
@@ -243,6 +243,12 @@ class ClauseIndex:
                 for c in self.clauses
             ],
             dtype=bool,
+        )
+        # what an opening or a header counts, unless the question is about the document
+        self.opening_prior = np.where(
+            self.header,
+            self.kinds.header_factor,
+            np.where(self.opening, self.kinds.opening_factor, 1.0),
         )
         kinds = list(self.kinds.patterns.items())
         kind_rows = parts.array(
@@ -340,11 +346,6 @@ class ClauseIndex:
         self._tier_cache[key] = tier
         return tier
 
-    def local(self, places: Sequence[Place]) -> bool:
-        """Whether documents of these places (or their city or province) are loaded."""
-        tiers = self.tiers(places)
-        return tiers is None or bool((tiers >= TIER_PROVINCE).any())
-
     def field_scores(self, query: Query) -> np.ndarray:
         """The fields' BM25 scores, each scaled to its best clause, weighted and added."""
         total = np.zeros(len(self.clauses), dtype=np.float64)
@@ -405,10 +406,7 @@ class ClauseIndex:
             if mask is not None:
                 score = score * np.where(mask, 1.0 + KIND_BOOST, 1.0)
         if not self.kinds.opening_exempt & set(query.kinds):
-            score = score * np.where(self.opening, self.kinds.opening_factor, 1.0)
-            score = score * np.where(
-                self.header, self.kinds.header_factor / self.kinds.opening_factor, 1.0
-            )
+            score = score * self.opening_prior
         if tiers is not None:
             score = score * tiers
         if exclude_ids:
@@ -417,9 +415,10 @@ class ClauseIndex:
                 position = self.position_of.get(passage_id)
                 if position is not None:
                     score[position] = 0.0
+        weights = self.weights(query)
         hits = []
         for position in top_k(score, k):
-            coverage, matched = self.coverage(query, position)
+            coverage, matched = self.coverage(query, position, weights)
             hits.append(
                 Hit(
                     position=position,
@@ -434,11 +433,18 @@ class ClauseIndex:
             )
         return hits
 
-    def coverage(self, query: Query, position: int) -> tuple[float, tuple[str, ...]]:
+    def weights(self, query: Query) -> dict[str, float]:
+        """What each of the question's words says here (see ``information``)."""
+        return {term: self.information(query, term) for term in query.content_terms}
+
+    def coverage(
+        self, query: Query, position: int, weight: dict[str, float] | None = None
+    ) -> tuple[float, tuple[str, ...]]:
         """How much of what the question says the clause (in its document) contains, by
-        information weight; the parts introducing the asker count less."""
+        information weight (``weights``, computed once a question); the parts introducing
+        the asker count less."""
         doc = int(self.doc_of_clause[position])
-        weight = {t: self.information(query, t) for t in query.content_terms}
+        weight = weight if weight is not None else self.weights(query)
         total = sum(weight.values())
         if total <= 0:
             return 0.0, ()
@@ -470,9 +476,9 @@ class ClauseIndex:
         base = query.information[term] * query.emphasis.get(term, 1.0)
         if _AMOUNT.fullmatch(term):  # the asker's own figures (投资2000万): rarely in the text
             base *= ASKERS_AMOUNT_WEIGHT
-        idf = self.words.term_idf(term)
         if self._artifact(term):
             return base * ARTIFACT_WEIGHT
+        idf = self.words.term_idf(term)
         if idf is None:
             return base
         rarity = min(1.0, max(idf, 0.0) / self._max_idf) if self._max_idf > 0 else 1.0
