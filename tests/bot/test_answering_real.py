@@ -196,3 +196,20 @@ def test_a_one_page_corpus_with_no_title_number_or_place_answers_and_says_so(
     assert "最高100万元" in top.excerpt
     assert top.citation == "（未识别到标题），适用：地区未知"  # never the file name
     assert service.answer("人才公寓怎么申请").abstained  # and still refuses what it lacks
+
+
+def test_colloquial_words_for_a_policy_term_find_it(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> None:
+    """上规 is how an owner says 新升规; 刚 and the self-introduction say little."""
+    folder = tmp_path_factory.mktemp("colloquial")
+    (folder / "huiyang.txt").write_text(
+        "惠州市惠阳区支持实体经济高质量发展若干措施\n"
+        "一、支持工业企业“新升规”。对惠阳区所辖首次“新升规”的工业企业给予奖励6万元。\n"
+        "二、支持企业技术改造。对技术改造项目按设备投资的10%给予补助。\n",
+        encoding="utf-8",
+    )
+    service = make_service(folder, tmp_path_factory.mktemp("colloquial_db") / "policybot.db")
+    answered = service.answer("我是惠阳的五金厂老板，今年刚上规，能拿多少奖励？")
+    assert not answered.abstained
+    assert "奖励6万元" in answered.answers[0].excerpt
