@@ -1,7 +1,7 @@
 """The stored corpus on SQLite and PostgreSQL: versions, diffs, keeping last good, atomic swaps.
 
 Documents are built by hand here so the store is tested apart from the reader; the seeds go
-through the whole path in test_corpus.py and tests/bot/test_cli_corpus.py.
+through the whole path in test_corpus.py and tests/bot/cli/test_corpus.py.
 """
 
 from __future__ import annotations

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from bot.cli import _HANDLERS, build_parser
 
-ROOT = Path(__file__).resolve().parent.parent.parent
+ROOT = Path(__file__).resolve().parents[3]
 
 
 def test_readme_links_the_contract_inside_the_repository() -> None:

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy.engine import Engine
 
-import bot.cli_answer
+import bot.cli.answer
 from bot.answering import AnswerService
 from bot.cli import main
 from bot.dialogue import Dialogue
@@ -47,8 +47,8 @@ def shared(monkeypatch: pytest.MonkeyPatch, env: None, db_engine: Engine) -> Non
     def build_answer_service(_settings: Settings) -> AnswerService:
         return service
 
-    monkeypatch.setattr(bot.cli_answer, "build_dialogue", build_dialogue)
-    monkeypatch.setattr(bot.cli_answer, "build_answer_service", build_answer_service)
+    monkeypatch.setattr(bot.cli.answer, "build_dialogue", build_dialogue)
+    monkeypatch.setattr(bot.cli.answer, "build_answer_service", build_answer_service)
 
 
 def run(

@@ -12,7 +12,7 @@ import pytest
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
-import bot.cli_answer
+import bot.cli.answer
 from bot.cli import main
 from bot.dialogue import Dialogue
 from bot.models import BotQuestion
@@ -30,7 +30,7 @@ def env(monkeypatch: pytest.MonkeyPatch, database_url: str, db_engine: Engine) -
     get_settings.cache_clear()
     service = seeded_service()
     monkeypatch.setattr(
-        bot.cli_answer,
+        bot.cli.answer,
         "build_dialogue",
         lambda settings: Dialogue(service, db_engine, settings),
     )

@@ -11,23 +11,23 @@ import logging
 import sys
 from collections.abc import Callable, Sequence
 
-from bot.cli_admin import since_date
+from bot.cli.admin import since_date
 from bot.db import DatabaseLocationError
 
 ADMIN_HELP = "act as an admin (/stats, /reload, /lookup add|del): the shell user is the operator"
 
 # subcommand -> "module:function"; each function takes the parsed arguments, returns an exit code
 _HANDLERS: dict[str, str] = {
-    "ask": "bot.cli_answer:cmd_ask",
-    "search": "bot.cli_answer:cmd_search",
+    "ask": "bot.cli.answer:cmd_ask",
+    "search": "bot.cli.answer:cmd_search",
     "chat": "bot.channels.console:cmd_chat",
-    "reload": "bot.cli_corpus:cmd_reload",
-    "docs": "bot.cli_corpus:cmd_docs",
-    "add": "bot.cli_upload:cmd_add",
-    "eval": "bot.evaluation:cmd_eval",
+    "reload": "bot.cli.corpus:cmd_reload",
+    "docs": "bot.cli.corpus:cmd_docs",
+    "add": "bot.cli.upload:cmd_add",
+    "eval": "bot.cli.evaluate:cmd_eval",
     "serve": "bot.channels.serve:cmd_serve",
-    "stats": "bot.cli_admin:cmd_stats",
-    "export": "bot.cli_admin:cmd_export",
+    "stats": "bot.cli.admin:cmd_stats",
+    "export": "bot.cli.admin:cmd_export",
     "bench": "retrieval.bench:cmd_bench",
 }
 
@@ -119,7 +119,3 @@ def main(argv: Sequence[str] | None = None) -> int:
         logging.getLogger("policybot").debug("command failed", exc_info=True)
         print(f"policybot {args.command}: {type(error).__name__}: {error}", file=sys.stderr)
         return 2
-
-
-if __name__ == "__main__":
-    sys.exit(main())
