@@ -256,7 +256,7 @@ class Dialogue(CommandHost):
         understanding = answered.understanding
         city = city or understanding.city
         district = district or (understanding.district if city == understanding.city else None)
-        labels = list(intents) if intents else replies.topic_labels(understanding.intents)
+        labels = list(intents) if intents else replies.labels_of(understanding.intents)
         abstained = answered.abstained or not answered.answers
         with Session(self.engine) as session:
             question_id = history.log_question(
@@ -306,7 +306,7 @@ class Dialogue(CommandHost):
     def _switch(self, incoming: Incoming, text: str, subject: str, started: float) -> Reply | None:
         """那中山呢 (new place, same topic) or 那人才呢 (same place, new topic); None: not one."""
         about = self.service.understand(subject)
-        has_topic = bool(replies.topic_labels(about.intents)) or bool(about.content_terms)
+        has_topic = bool(replies.labels_of(about.intents)) or bool(about.content_terms)
         has_place = bool(about.places) or about.unknown_place is not None
         if has_place == has_topic:
             return None  # a whole new question that happens to end in 呢, or nothing to go on

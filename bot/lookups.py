@@ -16,7 +16,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
 from bot.models import BotLookup
-from bot.texts import TOPIC_LABELS, lookup_templates
+from bot.texts import lookup_templates, topic_labels
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,7 +50,7 @@ def default_lookups(
     now = _utcnow()
     for place_name in coverage:
         place = resolve(place_name)
-        for topic in TOPIC_LABELS:
+        for topic in topic_labels():
             if coverage[place_name].get(topic, 0) <= 0 or topic not in templates:
                 continue
             name = templates[topic]["name"].format(place=place.name)

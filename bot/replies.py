@@ -10,7 +10,7 @@ import re
 from collections.abc import Callable, Sequence
 
 from bot.answering import Answered, Understanding
-from bot.texts import TOPIC_LABELS, say, texts, topic_name
+from bot.texts import say, texts, topic_labels, topic_name
 from bot.types import Button, IntentScore, Reply
 
 Suggest = Callable[[str | None, Sequence[str]], list[Button]]  # (city, topics) → lookup buttons
@@ -20,7 +20,7 @@ _LATIN_WORD = re.compile(r"[A-Za-z]{2,}")
 LABEL_QUESTION_CHARS = 20  # a label made of the question itself is cut after this many
 
 
-def topic_labels(intents: Sequence[IntentScore]) -> list[str]:
+def labels_of(intents: Sequence[IntentScore]) -> list[str]:
     """Topic labels of an understanding, without ``other``."""
     return [intent.label for intent in intents if intent.label != "other"]
 
@@ -28,7 +28,7 @@ def topic_labels(intents: Sequence[IntentScore]) -> list[str]:
 def only_places(understanding: Understanding) -> bool:
     """The message names a place and nothing else to search for."""
     named = bool(understanding.places) or understanding.unknown_place is not None
-    return named and not understanding.content_terms and not topic_labels(understanding.intents)
+    return named and not understanding.content_terms and not labels_of(understanding.intents)
 
 
 def label(city: str | None, district: str | None, intents: Sequence[str], question: str) -> str:
@@ -43,7 +43,7 @@ def label(city: str | None, district: str | None, intents: Sequence[str], questi
 
 
 def topics_text() -> str:
-    return "、".join(topic_name(name) for name in TOPIC_LABELS)
+    return "、".join(topic_name(name) for name in topic_labels())
 
 
 def answers_reply(

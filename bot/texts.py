@@ -12,8 +12,12 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+from intents.topics import topic_description, topic_labels, topic_name
+
+# the topics are named once, in intents/lexicon.toml
+__all__ = ["topic_description", "topic_labels", "topic_name"]
+
 DATA_DIR = Path(__file__).resolve().parent / "data"
-TOPIC_LABELS = ("funding", "5g", "talent", "loans")  # the four topics, in the order shown
 
 
 def _load(name: str) -> dict[str, Any]:
@@ -31,11 +35,6 @@ def say(section: str, key: str, /, **values: object) -> str:
     """One sentence from ``texts.toml`` with its placeholders filled in."""
     template = texts()[section][key]
     return str(template).format(**values) if values else str(template)
-
-
-def topic_name(label: str) -> str:
-    """How a topic label is named to users (``5g`` → ``5G``); unknown labels pass through."""
-    return str(texts()["topics"].get(label, label))
 
 
 @dataclass(frozen=True, slots=True)

@@ -7,8 +7,9 @@ from sqlmodel import Session
 from bot.commands.registry import CommandHost, command
 from bot.history import record_feedback
 from bot.replies import help_reply
-from bot.texts import TOPIC_LABELS, say, texts, topic_name
+from bot.texts import say, topic_labels, topic_name
 from bot.types import Incoming, Reply
+from intents.topics import topics
 
 VERDICTS = frozenset({"up", "down"})
 
@@ -23,10 +24,9 @@ def show_help(host: CommandHost, incoming: Incoming, _args: str) -> Reply:
 def show_topics(host: CommandHost, _incoming: Incoming, _args: str) -> Reply:
     """The topics, and how many clauses each place has of each."""
     lines = [say("topics_cmd", "title")]
-    descriptions = texts()["topic_descriptions"]
     lines.extend(
-        say("topics_cmd", "topic_line", name=topic_name(label), description=descriptions[label])
-        for label in TOPIC_LABELS
+        say("topics_cmd", "topic_line", name=topic.name, description=topic.description)
+        for topic in topics()
     )
     coverage = host.service.coverage()
     if coverage:
@@ -34,7 +34,7 @@ def show_topics(host: CommandHost, _incoming: Incoming, _args: str) -> Reply:
         for place, counts in coverage.items():
             shown = "、".join(
                 say("topics_cmd", "coverage_count", name=topic_name(label), count=counts[label])
-                for label in TOPIC_LABELS
+                for label in topic_labels()
                 if counts.get(label, 0) > 0
             )
             counts_text = shown or say("topics_cmd", "coverage_none")

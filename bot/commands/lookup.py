@@ -6,7 +6,7 @@ import time
 
 from bot.commands.registry import CommandHost, command
 from bot.lookups import delete_lookup, get_lookup, name_limit, save_lookup, valid_name
-from bot.replies import refusal, topic_labels
+from bot.replies import labels_of, refusal
 from bot.texts import say
 from bot.types import Button, Incoming, Reply
 
@@ -45,7 +45,7 @@ def _add(host: CommandHost, rest: str) -> Reply:
     if not valid_name(name) or name.lower() in ADMIN_VERBS:
         return Reply(text=[say("lookup", "bad_name", limit=name_limit())], kind="command")
     understanding = host.service.understand(question)
-    labels = topic_labels(understanding.intents)
+    labels = labels_of(understanding.intents)
     row = save_lookup(
         engine=host.engine,
         name=name,
