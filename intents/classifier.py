@@ -10,6 +10,8 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
+import numpy as np
+
 from retrieval.normalize import normalize_text
 
 LEXICON_PATH = Path(__file__).resolve().parent / "lexicon.toml"
@@ -104,8 +106,6 @@ class IntentClassifier:
         ``classify`` of every text, computed cue by cue over all texts at once. The same
         cues are taken (longest first, never overlapping) and their weights added in the
         same order, so every score is the one ``classify`` gives, to the bit."""
-        import numpy as np
-
         column = {label: i for i, label in enumerate(labels)}
         joined = _TEXT_SEPARATOR.join(texts)  # a separator no cue holds: no cue spans two
         starts = np.cumsum([0, *(len(text) + 1 for text in texts[:-1])], dtype=np.int64)

@@ -14,7 +14,6 @@ from typing import Generic, TypeVar
 
 import numpy as np
 
-from intents import OTHER, IntentClassifier
 from retrieval.index import SparseBM25, TokenIds, top_k
 from retrieval.index_parts import IndexParts
 from retrieval.normalize import normalize_text
@@ -229,10 +228,13 @@ class ClauseIndex:
         corpus: LiveCorpus,
         *,
         tokenizer: PolicyTokenizer,
-        classifier: IntentClassifier,
+        topics: Sequence[str] = (),
+        topic_profile: Callable[[list[str]], np.ndarray] | None = None,
         parts: IndexParts | None = None,
     ) -> None:
-        """``parts`` loads what another process built for this version (None: build all)."""
+        """``topics`` are the labels a question's intents may name and ``topic_profile``
+        scores texts on them (a row per text, a column per label), given by the caller;
+        ``parts`` loads what another process built for this version (None: build all)."""
         parts = parts or IndexParts(None, corpus.version)
         self.version = corpus.version
         self.documents = corpus.documents
@@ -326,16 +328,19 @@ class ClauseIndex:
             ).reshape(len(kinds), len(texts)),
         )
         self.kind_masks = {kind: kind_rows[row] for row, (kind, _) in enumerate(kinds)}
-        self.labels = [label for label in classifier.order if label != OTHER]
+        self.labels = list(topics)
 
-        # a clause of a 5G document is about 5G even when it only says 申报时间
-        self.intent_profile = parts.array(
-            "intents",
-            lambda: classifier.profile(
-                [f"{title_texts[doc]} {text}" for doc, text in zip(self.doc_of_clause, texts)],
-                self.labels,
-            ).reshape(len(self.clauses), len(self.labels)),
-        )
+        def intent_profile() -> np.ndarray:
+            if topic_profile is None:
+                return np.zeros((len(texts), len(self.labels)))
+            # a clause of a 5G document is about 5G even when it only says 申报时间
+            in_document = [
+                f"{title_texts[doc]} {text}"
+                for doc, text in zip(self.doc_of_clause, texts, strict=True)
+            ]
+            return topic_profile(in_document).reshape(len(texts), len(self.labels))
+
+        self.intent_profile = parts.array("intents", intent_profile)
         self.position_of = {clause.id: i for i, clause in enumerate(self.clauses)}
         self.corrector = TypoCorrector(
             [
@@ -655,6 +660,7 @@ class QueryBuilder:
         ignore: Iterable[str] = (),
         intents: dict[str, float] | None = None,
     ) -> Query:
+        """The query of ``text``; ``intents`` are the topics it is about (label -> score)."""
         ignored = sorted({normalize_text(word) for word in ignore}, key=len, reverse=True)
         normalized = normalize_text(text)
         kinds = self.kinds.of(normalized)
@@ -689,7 +695,7 @@ class QueryBuilder:
             information={token: self.information(token) for token in longest},
             alternatives={token: self.synonyms.of(token) for token in longest},
             parts={t: frozenset(o for o in content if o != t and o in t) for t in longest},
-            intents={label: score for label, score in (intents or {}).items() if label != OTHER},
+            intents=dict(intents or {}),
             chars=chars,
             kinds=kinds,
             emphasis=emphasis,
