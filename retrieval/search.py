@@ -278,9 +278,6 @@ class ClauseIndex:
         self.context_text = _PerClause(
             lambda i: f"{title_texts[self.doc_of_clause[i]]} {texts[i]}", len(texts)
         )
-        self.context_tokens = _PerClause(
-            lambda i: self.words.terms_of(i) | self._title_words[self.doc_of_clause[i]], len(texts)
-        )
         # each document's whole text and words: what the question's other words may find
         doc_texts: list[list[str]] = [[] for _ in doc_keys]
         for row, text in enumerate(self.context_text):
@@ -485,10 +482,10 @@ class ClauseIndex:
                 position = self.position_of.get(passage_id)
                 if position is not None:
                     score[position] = 0.0
-        weights = self.weights(query)
+        positions = top_k(score, k)
+        coverages = self._coverages(query, positions, self.weights(query))
         hits = []
-        for position in top_k(score, k):
-            coverage, matched = self.coverage(query, position, weights)
+        for position, (coverage, matched) in zip(positions, coverages, strict=True):
             hits.append(
                 Hit(
                     position=position,
@@ -513,27 +510,71 @@ class ClauseIndex:
         """How much of what the question says the clause (in its document) contains, by
         information weight (``weights``, computed once a question); the parts introducing
         the asker count less."""
-        doc = int(self.doc_of_clause[position])
         weight = weight if weight is not None else self.weights(query)
+        return self._coverages(query, [position], weight)[0]
+
+    def _coverages(
+        self, query: Query, positions: Sequence[int], weight: dict[str, float]
+    ) -> list[tuple[float, tuple[str, ...]]]:
+        """``coverage`` of each clause: whether a clause holds a word is read from the word's
+        postings for all clauses at once (no per-clause set of words is made), its text is
+        searched only for the words it lacks, and a document is searched once a word."""
         total = sum(weight.values())
         if total <= 0:
-            return 0.0, ()
-        here = self.context_tokens[position], self.context_text[position]
-        document = self.document_tokens[doc], self.document_text[doc]
-        matched = tuple(t for t in query.content_terms if self._finds(query, t, *here))
-        elsewhere = [
-            t for t in query.content_terms if t not in matched and self._finds(query, t, *document)
-        ]
-        found = sum(weight[t] for t in matched) + DOCUMENT_CREDIT * sum(
-            weight[t] for t in elsewhere
-        )
-        return found / total, matched
+            return [(0.0, ())] * len(positions)
+        at = np.asarray(positions, dtype=np.int64)
+        docs = self.doc_of_clause[at].tolist() if len(at) else []
+        has_word: dict[str, list[bool]] = {}
+        for term in query.content_terms:
+            alternatives = query.alternatives[term]
+            present = np.zeros(len(at), dtype=bool)
+            for alternative in alternatives:
+                clauses = self.words.postings(alternative)  # ascending
+                if len(clauses):
+                    slot = np.minimum(np.searchsorted(clauses, at), len(clauses) - 1)
+                    present |= clauses[slot] == at
+            has_word[term] = [
+                here or bool(alternatives & self._title_words[doc])
+                for here, doc in zip(present.tolist(), docs, strict=True)
+            ]
+        in_document: dict[tuple[str, int], bool] = {}
+        results = []
+        for row, position in enumerate(positions):
+            doc = docs[row]
+            text: str | None = None
+            matched: list[str] = []
+            for term in query.content_terms:
+                if not has_word[term][row]:
+                    if text is None:
+                        text = self.context_text[position]
+                    if not self._finds_in_text(query, term, text):
+                        continue
+                matched.append(term)
+            elsewhere = []
+            for term in query.content_terms:
+                if term in matched:
+                    continue
+                key = (term, doc)
+                if key not in in_document:
+                    in_document[key] = self._finds(
+                        query, term, self.document_tokens[doc], self.document_text[doc]
+                    )
+                if in_document[key]:
+                    elsewhere.append(term)
+            found = sum(weight[t] for t in matched) + DOCUMENT_CREDIT * sum(
+                weight[t] for t in elsewhere
+            )
+            results.append((found / total, tuple(matched)))
+        return results
 
     def _finds(self, query: Query, term: str, tokens: frozenset[str], text: str) -> bool:
         """Whether ``term`` (or a synonym) is in these words or this compact text."""
+        return bool(query.alternatives[term] & tokens) or self._finds_in_text(query, term, text)
+
+    def _finds_in_text(self, query: Query, term: str, text: str) -> bool:
+        """Whether ``term`` (or a synonym) is in this text, whole, mostly or split."""
         return bool(
-            query.alternatives[term] & tokens
-            or any(alternative in text for alternative in query.alternatives[term])
+            any(alternative in text for alternative in query.alternatives[term])
             or _mostly_in(term, text)
             or _split_in(term, text)
             or (self._artifact(term) and all(char in text for char in term))
