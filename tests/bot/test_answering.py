@@ -13,6 +13,8 @@ from bot.evaluation import excerpt_is_verbatim
 from bot.settings import Settings
 from retrieval.normalize import strip_white
 
+pytestmark = pytest.mark.storage
+
 SEEDS = Path(__file__).resolve().parents[2] / "seeds"
 
 

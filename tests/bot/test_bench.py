@@ -10,6 +10,7 @@ from bot.bench import run_bench
 from bot.cli import main
 
 
+@pytest.mark.e2e  # a second process picks the stored index up
 def test_bench_measures_build_pickup_search_and_baselines(seeds_dir: Path) -> None:
     result = run_bench(passages=300, queries=5, corpus_dir=seeds_dir)
     assert result["passages"] == 300 and result["documents"] == 3

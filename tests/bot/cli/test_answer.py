@@ -17,6 +17,8 @@ from bot.dialogue import Dialogue
 from bot.settings import Settings, get_settings
 from tests.fakes.collecting import seeded_service
 
+pytestmark = pytest.mark.storage
+
 QUESTION = "东莞5G项目能拿多少补贴？"
 ANSWER_KEYS = {"question", "session", "intents", "city", "abstained", "answers", "reply"}
 HIT_KEYS = {
