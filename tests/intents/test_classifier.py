@@ -18,7 +18,7 @@ def test_5g_project_subsidy_is_5g_and_funding(classifier: IntentClassifier) -> N
     result = classifier.classify("东莞5G项目能拿多少补贴")
     assert result.labels[:2] == ["5g", "funding"]
     assert "5g" in result.cues["5g"] and "补贴" in result.cues["funding"]
-    assert all(0 < score <= 1 for _, score in result.scores)
+    assert result.scores and all(0 < score <= 1 for _, score in result.scores)
 
 
 @pytest.mark.parametrize(
