@@ -12,7 +12,7 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
-from sqlalchemy import create_engine, event, func, inspect, select, text
+from sqlalchemy import create_engine, event, func, select
 from sqlalchemy.engine import Engine
 
 import retrieval.store as store
@@ -21,9 +21,7 @@ from retrieval.corpus import CorpusRead
 from retrieval.store import (
     CorpusBusyError,
     LiveCorpus,
-    StoredDocument,
     clause_id,
-    create_corpus_tables,
     live_version,
     load_live_corpus,
     swap,
@@ -407,56 +405,3 @@ def test_a_document_with_metadata_missing_loads_and_the_report_says_which(
     assert "  corpus/b.txt：未识别到文号/地区" in lines
     stored = load_live_corpus(db_engine)
     assert stored is not None and stored.documents["b.txt"].missing == ("doc_number", "place")
-
-
-def test_the_clause_index_by_version_and_document_exists_even_on_older_tables(
-    db_engine: Engine,
-) -> None:
-    """Deleting an old version's documents checks their clauses by (version, doc_key): without
-    this index PostgreSQL scans every clause once per deleted document."""
-    with db_engine.begin() as connection:
-        connection.execute(text("DROP INDEX ix_corpus_clause_version_doc_key"))
-    assert not _clause_indexes(db_engine)
-    create_corpus_tables(db_engine)  # a database made before the index existed gets it
-    assert _clause_indexes(db_engine) == {
-        "ix_corpus_clause_version_doc_key": ["version", "doc_key"]
-    }
-
-
-def _clause_indexes(engine: Engine) -> dict[str, list[str]]:
-    return {
-        index["name"]: list(index["column_names"])
-        for index in inspect(engine).get_indexes("corpus_clause")
-        if index["name"]
-    }
-
-
-@pytest.mark.parametrize(
-    ("level", "province", "city", "district", "label"),
-    [
-        ("national", None, None, None, "国家"),
-        ("province", "广东", None, None, "广东省"),
-        ("province", "不存在", None, None, "省级"),
-        ("district", "广东", "深圳", "南山区", "深圳·南山区"),
-        ("city", "广东", "东莞", None, "东莞"),
-        (None, None, None, None, "地区未知"),
-    ],
-)
-def test_a_document_names_where_it_applies(
-    level: str | None, province: str | None, city: str | None, district: str | None, label: str
-) -> None:
-    document = StoredDocument(
-        key="a.txt",
-        doc_number=None,
-        title="标题",
-        authority=None,
-        recipient=None,
-        date=None,
-        city=city,
-        district=district,
-        source="corpus/a.txt",
-        clause_count=1,
-        province=province,
-        level=level,
-    )
-    assert document.place_label == label
