@@ -13,7 +13,6 @@ from collections.abc import Collection
 import numpy as np
 import pytest
 
-from intents import get_classifier
 from retrieval.places import load_gazetteer
 from retrieval.search import TIER_NATIONAL, ClauseIndex, QueryBuilder, get_synonyms
 from retrieval.store import LiveCorpus, StoredClause, StoredDocument
@@ -86,7 +85,7 @@ def index(tokenizer: PolicyTokenizer) -> ClauseIndex:
         for n, (id_, key, text) in enumerate(CLAUSES, start=1)
     ]
     corpus = LiveCorpus(version=1, documents={d.key: d for d in DOCUMENTS}, clauses=clauses)
-    return ClauseIndex(corpus, tokenizer=tokenizer, classifier=get_classifier())
+    return ClauseIndex(corpus, tokenizer=tokenizer)  # no topics: no intent boost to reason about
 
 
 @pytest.fixture(scope="module")
@@ -185,9 +184,5 @@ def test_excluded_ids_are_left_out_and_the_rest_keep_their_order(
 
 
 def test_an_empty_corpus_finds_nothing(tokenizer: PolicyTokenizer, queries: QueryBuilder) -> None:
-    empty = ClauseIndex(
-        LiveCorpus(version=2, documents={}, clauses=[]),
-        tokenizer=tokenizer,
-        classifier=get_classifier(),
-    )
+    empty = ClauseIndex(LiveCorpus(version=2, documents={}, clauses=[]), tokenizer=tokenizer)
     assert empty.search(queries.build("贷款贴息"), k=3) == []
