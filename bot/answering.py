@@ -113,8 +113,13 @@ class AnswerService:
         """The version's index: its tokenised parts come from the database when another
         process already built them (see retrieval.index_parts), else are built and stored."""
         parts = IndexParts(self.engine, corpus.version)
+        topics = [label for label in self.classifier.order if label != OTHER]
         index = ClauseIndex(
-            corpus, tokenizer=self.tokenizer, classifier=self.classifier, parts=parts
+            corpus,
+            tokenizer=self.tokenizer,
+            topics=topics,
+            topic_profile=lambda texts: self.classifier.profile(texts, topics),
+            parts=parts,
         )
         self.index_parts = parts
         return index

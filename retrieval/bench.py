@@ -1,33 +1,18 @@
-"""``policybot bench``: what a user waits for, at any corpus size, beside rank-bm25 and bm25s.
+"""The retrieval side of ``policybot bench`` (run by ``bot.bench``): a realistic corpus of any
+size, timings as medians with p95, memory, and rank-bm25 and bm25s on the same tokens.
 
 The corpus is made of the seed documents' own sentences recombined into clauses of the seeds'
-lengths, in documents carrying the seeds' metadata (so places and titles are real), stored in a
-scratch SQLite database exactly as a reload stores it. Then, in one run:
-
-- build: the first ``AnswerService`` on that database (reading the corpus, tokenising every
-  clause, building the BM25 fields and masks, storing them for other processes);
-- pickup: a second process (a fresh interpreter) starting its ``AnswerService`` on the same
-  database, which loads the stored parts instead of tokenising (and its cold ``policybot ask``);
-- search: raw BM25 over the words field (query tokens in, top 10 out) and ``ClauseIndex.search``;
-- answer: ``AnswerService.answer`` on questions of ``bench.toml`` (understanding, ranking,
-  excerpts), without the database;
-- the same corpus's tokens indexed and searched by rank-bm25 and bm25s, when installed.
-
-Every timing is a median with its 95th percentile; memory is the resident set added.
+lengths, in documents carrying the seeds' metadata (so places and titles are real).
 """
 
 from __future__ import annotations
 
-import argparse
 import gc
-import json
 import os
 import random
 import re
 import resource
 import statistics
-import subprocess
-import sys
 import tempfile
 import time
 import tomllib
@@ -120,16 +105,16 @@ def synthetic_corpus(
     return corpus
 
 
-def _rss_mb() -> float:
+def rss_mb() -> float:
     with open("/proc/self/statm") as statm:
         return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
 
 
-def _peak_mb() -> float:
+def peak_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def _timed(run: Callable[[Any], object], items: Sequence[Any]) -> dict[str, float]:
+def timed(run: Callable[[Any], object], items: Sequence[Any]) -> dict[str, float]:
     timings = []
     for item in items:
         started = time.perf_counter()
@@ -141,44 +126,7 @@ def _timed(run: Callable[[Any], object], items: Sequence[Any]) -> dict[str, floa
     }
 
 
-def _second_process(database_url: str, corpus_dir: Path, question: str) -> dict[str, Any]:
-    """A fresh interpreter picking up the stored version, then a cold ``policybot ask``."""
-    script = (
-        "import json, resource, time; started = time.perf_counter()\n"
-        "from bot.answering import AnswerService\nfrom bot.db import make_engine\n"
-        "from bot.settings import Settings\nimported = time.perf_counter()\n"
-        "settings = Settings(_env_file=None)\n"
-        "service = AnswerService(make_engine(settings.database_url), settings)\n"
-        "done = time.perf_counter()\n"
-        "print(json.dumps({'imports_s': imported - started, 'pickup_s': done - imported,"
-        " 'rebuilt': service.index_parts.built,"
-        " 'rss_mb': resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))\n"
-    )
-    env = {**os.environ, "DATABASE_URL": database_url, "CORPUS_DIR": str(corpus_dir)}
-    pickup = subprocess.run(
-        [sys.executable, "-c", script], env=env, capture_output=True, text=True, check=True
-    )
-    result = json.loads(pickup.stdout.strip().splitlines()[-1])
-    asks = []
-    for _ in range(3):
-        started = time.perf_counter()
-        subprocess.run(
-            [sys.executable, "-m", "bot.cli", "ask", question],
-            env=env,
-            capture_output=True,
-            check=True,
-        )
-        asks.append(time.perf_counter() - started)
-    return {
-        "pickup_s": round(result["pickup_s"], 3),
-        "pickup_imports_s": round(result["imports_s"], 3),
-        "pickup_rebuilt": result["rebuilt"],
-        "pickup_peak_rss_mb": round(result["rss_mb"], 1),
-        "cold_ask_s": round(statistics.median(asks), 3),
-    }
-
-
-def _bags(index: SparseBM25) -> list[list[str]]:
+def bags(index: SparseBM25) -> list[list[str]]:
     """Each clause's words as a bag (term repeated by its count): what BM25 sees of it."""
     indptr, indices, frequencies = index.counts()
     bags: list[list[str]] = [[] for _ in range(index.n_docs)]
@@ -191,137 +139,75 @@ def _bags(index: SparseBM25) -> list[list[str]]:
     return bags
 
 
-def _baselines(bags: list[list[str]], queries: list[list[str]]) -> dict[str, Any]:
-    """rank-bm25 and bm25s on the same tokens (their build from tokens, their search)."""
+def baselines(clauses: list[list[str]], queries: list[list[str]]) -> dict[str, Any]:
+    """Our words field, rank-bm25 and bm25s on the same tokens (each one's build from the
+    token lists, its memory, its search of the top 10)."""
     result: dict[str, Any] = {}
+    gc.collect()
+    before = rss_mb()
+    started = time.perf_counter()
+    ours = SparseBM25(clauses)
+    build = time.perf_counter() - started
+    added = rss_mb() - before
+    search = timed(lambda q: top_k(ours.scores(q), 10), queries)
+    result["policybot_words_field"] = {
+        "build_s": round(build, 3),
+        "rss_added_mb": round(added, 1),
+        **search,
+    }
+    ours = None
     try:
         import bm25s
     except ImportError:
         result["bm25s"] = "not installed (pip install 'policybot[bench]')"
     else:
         gc.collect()
-        before = _rss_mb()
+        before = rss_mb()
         started = time.perf_counter()
         vocabulary: dict[str, int] = {}
-        ids = [[vocabulary.setdefault(t, len(vocabulary)) for t in bag] for bag in bags]
+        ids = [[vocabulary.setdefault(t, len(vocabulary)) for t in bag] for bag in clauses]
         model = bm25s.BM25()
         model.index(bm25s.tokenization.Tokenized(ids=ids, vocab=vocabulary), show_progress=False)
         build = time.perf_counter() - started
-        search = _timed(
+        added = rss_mb() - before
+        search = timed(
             lambda q: model.retrieve([q], k=10, show_progress=False, n_threads=0), queries
         )
+        with tempfile.TemporaryDirectory(prefix="policybot-bm25s-") as saved:
+            model.save(saved)
+            started = time.perf_counter()
+            bm25s.BM25.load(saved)
+            load = time.perf_counter() - started
         result["bm25s"] = {
             "version": bm25s.__version__,
             "build_s": round(build, 3),
-            "rss_added_mb": round(_rss_mb() - before, 1),
+            "load_s": round(load, 3),
+            "rss_added_mb": round(added, 1),
             **search,
         }
         del model, ids
-    if len(bags) > RANK_BM25_MAX_PASSAGES:
+    if len(clauses) > RANK_BM25_MAX_PASSAGES:
         result["rank_bm25"] = f"skipped above {RANK_BM25_MAX_PASSAGES} passages (memory)"
         return result
     from rank_bm25 import BM25Okapi
 
     gc.collect()
-    before = _rss_mb()
+    before = rss_mb()
     started = time.perf_counter()
-    okapi = BM25Okapi(bags)
+    okapi = BM25Okapi(clauses)
     build = time.perf_counter() - started
     result["rank_bm25"] = {
         "build_s": round(build, 3),
-        "rss_added_mb": round(_rss_mb() - before, 1),
-        **_timed(lambda q: np.argsort(-okapi.get_scores(q))[:10], queries[:RANK_BM25_QUERIES]),
+        "rss_added_mb": round(rss_mb() - before, 1),
+        **timed(lambda q: np.argsort(-okapi.get_scores(q))[:10], queries[:RANK_BM25_QUERIES]),
     }
     return result
 
 
-def run_bench(
-    *,
-    passages: int,
-    queries: int,
-    corpus_dir: Path,
-    seed: int = 7,
-    baselines: bool = True,
-    second_process: bool = True,
-) -> dict[str, Any]:
-    from bot.answering import AnswerService
-    from bot.db import create_tables, make_engine
-    from bot.settings import Settings
-    from intents import get_classifier
-    from retrieval.corpus import CorpusRead, read_corpus
-    from retrieval.search import get_synonyms
-    from retrieval.store import swap_corpus
-    from retrieval.tokenize import get_tokenizer
-
-    rng = random.Random(seed)
-    seeds = read_corpus(corpus_dir).documents
-    documents = synthetic_documents(seeds, passages, rng)
-    questions = bench_questions()
-    get_tokenizer(), get_classifier(), get_synonyms()  # what every process loads before serving
-    with tempfile.TemporaryDirectory(prefix="policybot-bench-") as scratch:
-        url = f"sqlite:///{Path(scratch) / 'bench.db'}"
-        engine = make_engine(url)
-        create_tables(engine)
-        started = time.perf_counter()
-        swap_corpus(engine=engine, read=CorpusRead(Path(scratch), documents))
-        reload_s = time.perf_counter() - started
-        characters = sum(len(c.text) for d in documents for c in d.clauses)
-        del documents
-        gc.collect()
-        settings = Settings(database_url=url, corpus_dir=corpus_dir, _env_file=None)
-        rss_before, peak_before = _rss_mb(), _peak_mb()
-        started = time.perf_counter()
-        service = AnswerService(engine, settings)
-        build_s = time.perf_counter() - started
-        gc.collect()
-        index = service.index
-        result: dict[str, Any] = {
-            "passages": passages,
-            "documents": len(index.documents),
-            "characters": characters,
-            "distinct_words": len(index.words.terms),
-            "reload_s": round(reload_s, 3),
-            "build_s": round(build_s, 3),
-            "rss_added_mb": round(_rss_mb() - rss_before, 1),
-            "peak_added_mb": round(max(_peak_mb() - peak_before, 0.0), 1),
-            "words_index_mb": round(index.words.memory_bytes() / 2**20, 1),
-            "chars_index_mb": round(index.chars.memory_bytes() / 2**20, 1),
-        }
-        if second_process:
-            result.update(_second_process(url, corpus_dir, questions[0]))
-        token_queries = _token_queries(index, queries, rng)
-        built = [service.queries.build(q) for q in questions]
-        result["search_raw"] = _timed(lambda q: top_k(index.words.scores(q), 10), token_queries)
-        result["search_index"] = _timed(lambda q: index.search(q, k=10), built * 3)
-        result["answer"] = _timed(service.answer, questions * 3)
-        result["queries"] = len(token_queries)
-        if baselines:
-            result.update(_baselines(_bags(index.words), token_queries))
-        engine.dispose()
-    return result
-
-
-def _token_queries(index: Any, count: int, rng: random.Random) -> list[list[str]]:
+def token_queries(index: Any, count: int, rng: random.Random) -> list[list[str]]:
     """Queries of 2–6 words of random clauses, as a question would use them."""
     queries = []
     for _ in range(count):
         terms = sorted(index.words.terms_of(rng.randrange(index.words.n_docs)))
         queries.append(rng.sample(terms, min(len(terms), rng.randint(2, 6))))
     return queries
-
-
-def cmd_bench(args: argparse.Namespace) -> int:
-    from bot.settings import get_settings
-
-    if args.passages < 1:
-        print("policybot bench: --passages 至少为 1", file=sys.stderr)
-        return 2
-    result = run_bench(
-        passages=args.passages, queries=max(1, args.queries), corpus_dir=get_settings().corpus_dir
-    )
-    if args.json:
-        print(json.dumps(result, ensure_ascii=False))
-    else:
-        for key, value in result.items():
-            print(f"{key:>20}: {value}")
-    return 0

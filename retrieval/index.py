@@ -40,7 +40,11 @@ class TokenIds:
     def add(self, tokens: Iterable[str]) -> None:
         """Append one clause."""
         lookup = self.vocabulary.setdefault
-        self._ids.extend([lookup(token, len(self.vocabulary)) for token in tokens])
+        self.add_ids([lookup(token, len(self.vocabulary)) for token in tokens])
+
+    def add_ids(self, ids: Sequence[int]) -> None:
+        """Append one clause already encoded with ``vocabulary``."""
+        self._ids.extend(ids)
         self._offsets.append(len(self._ids))
 
     @classmethod
@@ -48,6 +52,15 @@ class TokenIds:
         encoded = cls()
         for tokens in corpus:
             encoded.add(tokens)
+        return encoded
+
+    @classmethod
+    def of_arrays(cls, ids: np.ndarray, offsets: np.ndarray, terms: Sequence[str]) -> TokenIds:
+        """Clauses a vectorised tokeniser encoded itself (``terms[id]``)."""
+        encoded = cls()
+        encoded.vocabulary = {term: i for i, term in enumerate(terms)}
+        encoded._ids = array("i", np.asarray(ids, dtype=np.int32).tobytes())
+        encoded._offsets = array("q", np.asarray(offsets, dtype=np.int64).tobytes())
         return encoded
 
     @property

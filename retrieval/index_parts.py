@@ -78,19 +78,24 @@ class IndexParts:
     def bm25(
         self,
         name: str,
-        build: Callable[[], Iterable[Iterable[str]]],
+        build: Callable[[], TokenIds | Iterable[Iterable[str]]],
         *,
         forward: bool = False,
         dtype: type[np.floating] = np.float64,
         min_idf: float | None = None,
     ) -> SparseBM25:
-        """A BM25 field from the token lists ``build`` yields (one per clause), encoded as they
-        come: a corpus's token strings are never all held at once."""
+        """A BM25 field from the clauses ``build`` encodes (``TokenIds``) or the token lists it
+        yields (one per clause, encoded as they come: a corpus's token strings are never all
+        held at once)."""
 
         def make() -> SparseBM25:
-            encoded = TokenIds()
-            for tokens in build():
-                encoded.add(tokens)
+            built = build()
+            if isinstance(built, TokenIds):
+                encoded = built
+            else:
+                encoded = TokenIds()
+                for tokens in built:
+                    encoded.add(tokens)
             if len(encoded.offsets) < 2:
                 encoded.add(["∅"])
             return SparseBM25.from_token_ids(

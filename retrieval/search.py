@@ -14,8 +14,7 @@ from typing import Generic, TypeVar
 
 import numpy as np
 
-from intents import OTHER, IntentClassifier
-from retrieval.index import SparseBM25, top_k
+from retrieval.index import SparseBM25, TokenIds, top_k
 from retrieval.index_parts import IndexParts
 from retrieval.normalize import normalize_text
 from retrieval.places import Place
@@ -140,6 +139,74 @@ def char_terms(normalized: str) -> list[str]:
     return terms
 
 
+def char_term_ids(texts: Sequence[str]) -> TokenIds:
+    """``char_terms`` of every normalised text as term ids, without a Python step per term:
+    the same terms, in the same order, with the same first-seen vocabulary as encoding
+    ``char_terms(text)`` text by text (so the field's scores are bit for bit the same)."""
+    joined = _TEXT_SEPARATOR.join(texts)  # normalised text holds no control characters
+    codes = np.frombuffer(joined.encode("utf-32-le"), dtype=np.uint32).astype(np.int64)
+    del joined
+    in_run = (
+        ((codes >= 0x3400) & (codes <= 0x9FFF))
+        | ((codes >= ord("a")) & (codes <= ord("z")))
+        | ((codes >= ord("0")) & (codes <= ord("9")))
+    )  # _RUN's class
+    text_of = np.cumsum(codes == ord(_TEXT_SEPARATOR))  # which text each character is in
+    flags = np.concatenate(([False], in_run, [False])).view(np.int8)
+    edges = np.diff(flags)
+    starts, ends = np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)
+    lengths = ends - starts
+    # each run gives its characters, then its adjacent pairs: 2·L − 1 terms
+    sizes = 2 * lengths - 1
+    base = np.concatenate(([0], np.cumsum(sizes)[:-1])).astype(np.int64)
+    keys = np.empty(int(sizes.sum()), dtype=np.int64)
+    run_of = np.repeat(np.arange(len(starts)), lengths)
+    at = np.flatnonzero(in_run)
+    inside = at - starts[run_of]
+    keys[base[run_of] + inside] = codes[at]
+    pair = inside < lengths[run_of] - 1
+    pair_at = at[pair]
+    keys[base[run_of[pair]] + lengths[run_of[pair]] + inside[pair]] = (
+        _PAIR_FLAG | (codes[pair_at] << 21) | codes[pair_at + 1]
+    )
+    offsets = np.zeros(len(texts) + 1, dtype=np.int64)
+    if len(starts):
+        per_text = np.bincount(text_of[starts], weights=sizes, minlength=len(texts))
+        np.cumsum(per_text.astype(np.int64), out=offsets[1:])
+    ids, vocabulary = _first_seen_ids(keys)
+    terms = [
+        chr(key) if key < _PAIR_FLAG else chr((key >> 21) & _CODE_MASK) + chr(key & _CODE_MASK)
+        for key in vocabulary.tolist()
+    ]
+    return TokenIds.of_arrays(ids, offsets, terms)
+
+
+def _first_seen_ids(keys: np.ndarray, chunk: int = 1 << 20) -> tuple[np.ndarray, np.ndarray]:
+    """Each key's id in the order keys are first seen, and the keys in id order. A chunk's
+    new keys are sorted, not the whole array: most of a corpus's terms are repeats."""
+    distinct = np.unique(keys)
+    dense = np.searchsorted(distinct, keys).astype(np.int32)
+    id_of = np.full(len(distinct), -1, dtype=np.int32)
+    order: list[np.ndarray] = []
+    assigned = 0
+    for start in range(0, len(dense), chunk):
+        part = dense[start : start + chunk]
+        new = part[id_of[part] < 0]
+        if len(new):
+            fresh, first = np.unique(new, return_index=True)
+            fresh = fresh[np.argsort(first)]
+            id_of[fresh] = np.arange(assigned, assigned + len(fresh), dtype=np.int32)
+            assigned += len(fresh)
+            order.append(fresh)
+    seen = np.concatenate(order) if order else np.zeros(0, dtype=np.int64)
+    return id_of[dense], distinct[seen]
+
+
+_TEXT_SEPARATOR = "\x00"
+_PAIR_FLAG = 1 << 42
+_CODE_MASK = (1 << 21) - 1
+
+
 _AMOUNT = re.compile(r"[0-9]+(?:\.[0-9]+)?(?:万|亿|元|%|千万|百万)")
 _RUN = re.compile(r"[\u3400-\u9fffa-z0-9]+")
 
@@ -161,10 +228,13 @@ class ClauseIndex:
         corpus: LiveCorpus,
         *,
         tokenizer: PolicyTokenizer,
-        classifier: IntentClassifier,
+        topics: Sequence[str] = (),
+        topic_profile: Callable[[list[str]], np.ndarray] | None = None,
         parts: IndexParts | None = None,
     ) -> None:
-        """``parts`` loads what another process built for this version (None: build all)."""
+        """``topics`` are the labels a question's intents may name and ``topic_profile``
+        scores texts on them (a row per text, a column per label), given by the caller;
+        ``parts`` loads what another process built for this version (None: build all)."""
         parts = parts or IndexParts(None, corpus.version)
         self.version = corpus.version
         self.documents = corpus.documents
@@ -183,14 +253,14 @@ class ClauseIndex:
         )
         self.words = parts.bm25(
             "words",
-            lambda: (tokenizer.tokens(t, normalized=True) for t in texts),
+            lambda: tokenizer.encode(texts, TokenIds()),
             forward=True,
             min_idf=MIN_FIELD_IDF,
         )
         self._max_idf = math.log(max(len(self.clauses), 2))
         self.chars = parts.bm25(
             "chars",
-            lambda: (char_terms(t) for t in texts),
+            lambda: char_term_ids(texts),
             dtype=np.float32,
             min_idf=MIN_FIELD_IDF,
         )
@@ -207,9 +277,6 @@ class ClauseIndex:
         # asked: a list of 100,000 sets and texts would hold gigabytes)
         self.context_text = _PerClause(
             lambda i: f"{title_texts[self.doc_of_clause[i]]} {texts[i]}", len(texts)
-        )
-        self.context_tokens = _PerClause(
-            lambda i: self.words.terms_of(i) | self._title_words[self.doc_of_clause[i]], len(texts)
         )
         # each document's whole text and words: what the question's other words may find
         doc_texts: list[list[str]] = [[] for _ in doc_keys]
@@ -258,17 +325,17 @@ class ClauseIndex:
             ).reshape(len(kinds), len(texts)),
         )
         self.kind_masks = {kind: kind_rows[row] for row, (kind, _) in enumerate(kinds)}
-        self.labels = [label for label in classifier.order if label != OTHER]
+        self.labels = list(topics)
 
         def intent_profile() -> np.ndarray:
-            profile = np.zeros((len(self.clauses), len(self.labels)), dtype=np.float64)
-            for row, text in enumerate(texts):
-                # a clause of a 5G document is about 5G even when it only says 申报时间
-                in_document = f"{title_texts[self.doc_of_clause[row]]} {text}"
-                scores = dict(classifier.classify(in_document, normalized=True).scores)
-                for column, label in enumerate(self.labels):
-                    profile[row, column] = scores.get(label, 0.0)
-            return profile
+            if topic_profile is None:
+                return np.zeros((len(texts), len(self.labels)))
+            # a clause of a 5G document is about 5G even when it only says 申报时间
+            in_document = [
+                f"{title_texts[doc]} {text}"
+                for doc, text in zip(self.doc_of_clause, texts, strict=True)
+            ]
+            return topic_profile(in_document).reshape(len(texts), len(self.labels))
 
         self.intent_profile = parts.array("intents", intent_profile)
         self.position_of = {clause.id: i for i, clause in enumerate(self.clauses)}
@@ -415,10 +482,10 @@ class ClauseIndex:
                 position = self.position_of.get(passage_id)
                 if position is not None:
                     score[position] = 0.0
-        weights = self.weights(query)
+        positions = top_k(score, k)
+        coverages = self._coverages(query, positions, self.weights(query))
         hits = []
-        for position in top_k(score, k):
-            coverage, matched = self.coverage(query, position, weights)
+        for position, (coverage, matched) in zip(positions, coverages, strict=True):
             hits.append(
                 Hit(
                     position=position,
@@ -443,27 +510,71 @@ class ClauseIndex:
         """How much of what the question says the clause (in its document) contains, by
         information weight (``weights``, computed once a question); the parts introducing
         the asker count less."""
-        doc = int(self.doc_of_clause[position])
         weight = weight if weight is not None else self.weights(query)
+        return self._coverages(query, [position], weight)[0]
+
+    def _coverages(
+        self, query: Query, positions: Sequence[int], weight: dict[str, float]
+    ) -> list[tuple[float, tuple[str, ...]]]:
+        """``coverage`` of each clause: whether a clause holds a word is read from the word's
+        postings for all clauses at once (no per-clause set of words is made), its text is
+        searched only for the words it lacks, and a document is searched once a word."""
         total = sum(weight.values())
         if total <= 0:
-            return 0.0, ()
-        here = self.context_tokens[position], self.context_text[position]
-        document = self.document_tokens[doc], self.document_text[doc]
-        matched = tuple(t for t in query.content_terms if self._finds(query, t, *here))
-        elsewhere = [
-            t for t in query.content_terms if t not in matched and self._finds(query, t, *document)
-        ]
-        found = sum(weight[t] for t in matched) + DOCUMENT_CREDIT * sum(
-            weight[t] for t in elsewhere
-        )
-        return found / total, matched
+            return [(0.0, ())] * len(positions)
+        at = np.asarray(positions, dtype=np.int64)
+        docs = self.doc_of_clause[at].tolist() if len(at) else []
+        has_word: dict[str, list[bool]] = {}
+        for term in query.content_terms:
+            alternatives = query.alternatives[term]
+            present = np.zeros(len(at), dtype=bool)
+            for alternative in alternatives:
+                clauses = self.words.postings(alternative)  # ascending
+                if len(clauses):
+                    slot = np.minimum(np.searchsorted(clauses, at), len(clauses) - 1)
+                    present |= clauses[slot] == at
+            has_word[term] = [
+                here or bool(alternatives & self._title_words[doc])
+                for here, doc in zip(present.tolist(), docs, strict=True)
+            ]
+        in_document: dict[tuple[str, int], bool] = {}
+        results = []
+        for row, position in enumerate(positions):
+            doc = docs[row]
+            text: str | None = None
+            matched: list[str] = []
+            for term in query.content_terms:
+                if not has_word[term][row]:
+                    if text is None:
+                        text = self.context_text[position]
+                    if not self._finds_in_text(query, term, text):
+                        continue
+                matched.append(term)
+            elsewhere = []
+            for term in query.content_terms:
+                if term in matched:
+                    continue
+                key = (term, doc)
+                if key not in in_document:
+                    in_document[key] = self._finds(
+                        query, term, self.document_tokens[doc], self.document_text[doc]
+                    )
+                if in_document[key]:
+                    elsewhere.append(term)
+            found = sum(weight[t] for t in matched) + DOCUMENT_CREDIT * sum(
+                weight[t] for t in elsewhere
+            )
+            results.append((found / total, tuple(matched)))
+        return results
 
     def _finds(self, query: Query, term: str, tokens: frozenset[str], text: str) -> bool:
         """Whether ``term`` (or a synonym) is in these words or this compact text."""
+        return bool(query.alternatives[term] & tokens) or self._finds_in_text(query, term, text)
+
+    def _finds_in_text(self, query: Query, term: str, text: str) -> bool:
+        """Whether ``term`` (or a synonym) is in this text, whole, mostly or split."""
         return bool(
-            query.alternatives[term] & tokens
-            or any(alternative in text for alternative in query.alternatives[term])
+            any(alternative in text for alternative in query.alternatives[term])
             or _mostly_in(term, text)
             or _split_in(term, text)
             or (self._artifact(term) and all(char in text for char in term))
@@ -590,6 +701,7 @@ class QueryBuilder:
         ignore: Iterable[str] = (),
         intents: dict[str, float] | None = None,
     ) -> Query:
+        """The query of ``text``; ``intents`` are the topics it is about (label -> score)."""
         ignored = sorted({normalize_text(word) for word in ignore}, key=len, reverse=True)
         normalized = normalize_text(text)
         kinds = self.kinds.of(normalized)
@@ -624,7 +736,7 @@ class QueryBuilder:
             information={token: self.information(token) for token in longest},
             alternatives={token: self.synonyms.of(token) for token in longest},
             parts={t: frozenset(o for o in content if o != t and o in t) for t in longest},
-            intents={label: score for label, score in (intents or {}).items() if label != OTHER},
+            intents=dict(intents or {}),
             chars=chars,
             kinds=kinds,
             emphasis=emphasis,

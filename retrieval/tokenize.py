@@ -10,10 +10,12 @@ import logging
 import re
 import sys
 import tomllib
+from collections.abc import Iterable, Iterator
 from functools import lru_cache
 from pathlib import Path
 
 from retrieval.disk_cache import cached
+from retrieval.index import TokenIds
 from retrieval.normalize import normalize_text
 
 
@@ -123,26 +125,52 @@ class PolicyTokenizer:
         if not normalized:
             text = normalize_text(text)
         terms: list[str] = []
-        cursor = 0
-        for match in self._special.finditer(text):
-            terms.extend(self._words(text[cursor : match.start()]))
-            if match.group("amount"):
-                unit = self._unit_of[match.group("unit")]
-                terms.append(match.group("amount") + unit)
+        for special, piece in self._pieces(text):
+            if special:
+                terms.append(piece)
             else:
-                terms.append(match.group(0))
-            cursor = match.end()
-        terms.extend(self._words(text[cursor:]))
+                terms.extend(self._piece_words(piece))
         return terms
 
-    def _words(self, text: str) -> list[str]:
-        if not text:
-            return []
-        words: list[str] = []
-        for piece in _BETWEEN_PUNCTUATION.split(text):
-            if piece:
-                words.extend(self._piece_words(piece))
-        return words
+    def encode(self, texts: Iterable[str], encoded: TokenIds) -> TokenIds:
+        """``tokens`` of each normalised text appended to ``encoded`` as term ids: a piece of
+        text seen before (policy text repeats its phrases) reuses its ids, so the per-word
+        work is paid once per distinct piece, not once per word of the corpus."""
+        vocabulary = encoded.vocabulary
+        assign = vocabulary.setdefault
+        piece_ids: dict[str, list[int]] = {}
+        for text in texts:
+            ids: list[int] = []
+            for special, piece in self._pieces(text):
+                if special:
+                    ids.append(assign(piece, len(vocabulary)))
+                    continue
+                known = piece_ids.get(piece)
+                if known is None:
+                    known = [assign(w, len(vocabulary)) for w in self._piece_words(piece)]
+                    piece_ids[piece] = known
+                ids.extend(known)
+            encoded.add_ids(ids)
+        return encoded
+
+    def _pieces(self, text: str) -> Iterator[tuple[bool, str]]:
+        """``text`` as (True, a number-with-unit token) and (False, a piece jieba cuts)."""
+        cursor = 0
+        for match in self._special.finditer(text):
+            yield from self._plain(text[cursor : match.start()])
+            if match.group("amount"):
+                yield True, match.group("amount") + self._unit_of[match.group("unit")]
+            else:
+                yield True, match.group(0)
+            cursor = match.end()
+        yield from self._plain(text[cursor:])
+
+    @staticmethod
+    def _plain(text: str) -> Iterator[tuple[bool, str]]:
+        if text:
+            for piece in _BETWEEN_PUNCTUATION.split(text):
+                if piece:
+                    yield False, piece
 
     def _cut_piece(self, piece: str) -> tuple[str, ...]:
         """jieba's words of a piece of text without punctuation. jieba cuts at punctuation

@@ -1,4 +1,14 @@
-"""Shared fixtures: databases (SQLite and PostgreSQL), and a guard that keeps tests offline."""
+"""Shared fixtures: databases (SQLite and PostgreSQL), a guard that keeps tests offline, and
+the markers that sort tests by what they need (registered in pyproject.toml):
+
+- ``e2e``: servers, channels or CLI subprocesses end to end; marked by hand, per module
+  (``pytestmark = pytest.mark.e2e``), because what a test starts cannot be seen from outside;
+- ``storage``: needs SQLite or PostgreSQL; given to every test that uses a database fixture
+  (``database_url``, ``db_engine``, ``postgres_url``), and by hand to modules that make their
+  own database file;
+- ``unit``: every other test (no database, no server), so ``pytest -m unit`` runs the fast ones;
+- ``postgres``: added to any test that runs on PostgreSQL (``-m "not postgres"`` without it).
+"""
 
 from __future__ import annotations
 
@@ -21,6 +31,9 @@ POSTGRES_ADMIN_URL = os.environ.get(
     "POLICYBOT_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 )
 
+LAYERS = ("unit", "storage", "e2e")
+DATABASE_FIXTURES = frozenset({"database_url", "db_engine", "postgres_url"})
+
 _real_connect = socket.socket.connect
 
 
@@ -34,6 +47,21 @@ def _loopback_only(self: socket.socket, address: object) -> object:
 
 
 socket.socket.connect = _loopback_only  # type: ignore[method-assign]
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark each test with its layer (unless its module says) and ``postgres`` when it runs on
+    PostgreSQL (see the module docstring)."""
+    for item in items:
+        fixtures = set(getattr(item, "fixturenames", ()))
+        if not any(item.get_closest_marker(layer) for layer in LAYERS):
+            item.add_marker(
+                pytest.mark.storage if fixtures & DATABASE_FIXTURES else pytest.mark.unit
+            )
+        callspec = getattr(item, "callspec", None)
+        on_postgres = callspec is not None and callspec.params.get("database_url") == "postgresql"
+        if on_postgres or "postgres_url" in fixtures:
+            item.add_marker(pytest.mark.postgres)
 
 
 @pytest.fixture(scope="session", autouse=True)

@@ -28,7 +28,7 @@ _HANDLERS: dict[str, str] = {
     "serve": "bot.channels.serve:cmd_serve",
     "stats": "bot.cli.admin:cmd_stats",
     "export": "bot.cli.admin:cmd_export",
-    "bench": "retrieval.bench:cmd_bench",
+    "bench": "bot.bench:cmd_bench",
 }
 
 

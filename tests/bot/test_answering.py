@@ -13,6 +13,8 @@ from bot.evaluation import excerpt_is_verbatim
 from bot.settings import Settings
 from retrieval.normalize import strip_white
 
+pytestmark = pytest.mark.storage
+
 SEEDS = Path(__file__).resolve().parents[2] / "seeds"
 
 
@@ -56,8 +58,8 @@ def test_traditional_and_full_width_questions_get_the_same_answer(service: Answe
 
 
 def test_place_filters_documents(service: AnswerService) -> None:
-    for answer in service.answer("中山5G基站建了多少座").answers:
-        assert answer.city == "中山"
+    zhongshan = service.answer("中山5G基站建了多少座").answers
+    assert zhongshan and all(a.city == "中山" for a in zhongshan)
     baoan = service.answer("宝安区上云上平台有什么补贴").answers
     assert baoan and all(a.city == "深圳" for a in baoan)
 
@@ -131,7 +133,9 @@ def test_another_process_reload_is_picked_up(tmp_path: Path) -> None:
         time.sleep(0.05)
     assert serving.index.version != old_version
     answered = serving.answer("东莞5G项目能拿多少补贴？")
-    assert all(a.doc_number != "东工信函〔2021〕169号" for a in answered.answers)
+    assert answered.answers and all(
+        a.doc_number != "东工信函〔2021〕169号" for a in answered.answers
+    )
 
 
 @pytest.mark.parametrize(

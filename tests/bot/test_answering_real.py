@@ -17,6 +17,8 @@ from bot.db import create_tables, make_engine
 from bot.settings import Settings
 from retrieval.normalize import strip_white
 
+pytestmark = pytest.mark.storage
+
 REAL = Path(__file__).resolve().parents[1] / "retrieval" / "fixtures" / "real"
 MANIFEST = [json.loads(line) for line in (REAL / "manifest.jsonl").read_text().splitlines()]
 # The one page whose answer is not found in the top three: a contact list of forty names

@@ -12,6 +12,8 @@ from bot.cli import main
 from bot.db import DatabaseLocationError, make_engine
 from bot.settings import get_settings
 
+pytestmark = pytest.mark.storage
+
 
 def test_the_default_data_folder_is_created(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch

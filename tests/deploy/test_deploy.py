@@ -26,6 +26,8 @@ from starlette.routing import Route
 from bot.channels.serve import build_web_app
 from bot.settings import Settings
 
+pytestmark = pytest.mark.e2e
+
 ROOT = Path(__file__).resolve().parent.parent.parent
 DEPLOY = ROOT / "deploy"
 UNIT = DEPLOY / "policybot.service"

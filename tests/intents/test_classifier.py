@@ -18,7 +18,7 @@ def test_5g_project_subsidy_is_5g_and_funding(classifier: IntentClassifier) -> N
     result = classifier.classify("东莞5G项目能拿多少补贴")
     assert result.labels[:2] == ["5g", "funding"]
     assert "5g" in result.cues["5g"] and "补贴" in result.cues["funding"]
-    assert all(0 < score <= 1 for _, score in result.scores)
+    assert result.scores and all(0 < score <= 1 for _, score in result.scores)
 
 
 @pytest.mark.parametrize(
@@ -51,3 +51,27 @@ def test_lexicon_is_editable_data(tmp_path: Path) -> None:
         '[labels.funding]\nname="资金"\n[labels.funding.cues]\n"红包" = 1.0\n', encoding="utf-8"
     )
     assert IntentClassifier(lexicon).classify("有红包吗").primary == "funding"
+
+
+def test_profile_scores_every_text_exactly_as_classify_does(classifier: IntentClassifier) -> None:
+    from retrieval.corpus import read_corpus
+    from retrieval.normalize import normalize_text
+
+    root = Path(__file__).resolve().parents[2]
+    texts = [
+        normalize_text(f"{document.title} {clause.text}")
+        for document in read_corpus(root / "seeds").documents
+        for clause in document.clauses
+    ]
+    texts += ["", "贷款贴息贷款贴息", "东莞5G项目补贴补贴"]
+    labels = [label for label in classifier.order if label != OTHER]
+    expected = [
+        [
+            dict(classifier.classify(text, normalized=True).scores).get(label, 0.0)
+            for label in labels
+        ]
+        for text in texts
+    ]
+    profile = classifier.profile(texts, labels)
+    assert profile.tolist() == expected
+    assert profile[-1].max() > 0  # the check compares real scores, not zeros

@@ -77,3 +77,43 @@ def test_terms_by_group_unites_each_documents_clauses() -> None:
 def test_a_blob_of_another_format_is_refused() -> None:
     with pytest.raises(ValueError):
         SparseBM25.from_bytes(b"not an index")
+
+
+def _real_clause_texts() -> list[str]:
+    from pathlib import Path
+
+    from retrieval.corpus import read_corpus
+    from retrieval.normalize import normalize_text
+
+    root = Path(__file__).resolve().parents[2]
+    texts = [
+        normalize_text(" ".join((*clause.headings, clause.text)))
+        for folder in (root / "seeds", root.parent / "shared" / "eval" / "real_dev" / "docs")
+        if folder.is_dir()
+        for document in read_corpus(folder).documents
+        for clause in document.clauses
+    ]
+    return [*texts, "", "abc", "a", "中", "x1y2 中文ab", "。，"]
+
+
+def test_vectorised_character_terms_encode_exactly_like_term_lists() -> None:
+    from retrieval.search import char_term_ids, char_terms
+
+    texts = _real_clause_texts()
+    by_list = TokenIds.of(char_terms(text) for text in texts)
+    vectorised = char_term_ids(texts)
+    assert vectorised.terms() == by_list.terms()  # same first-seen vocabulary order
+    assert np.array_equal(vectorised.ids, by_list.ids)
+    assert np.array_equal(vectorised.offsets, by_list.offsets)
+
+
+def test_tokeniser_encodes_clauses_exactly_like_their_token_lists() -> None:
+    from retrieval.tokenize import get_tokenizer
+
+    tokenizer = get_tokenizer()
+    texts = _real_clause_texts()
+    by_list = TokenIds.of(tokenizer.tokens(text, normalized=True) for text in texts)
+    encoded = tokenizer.encode(texts, TokenIds())
+    assert encoded.terms() == by_list.terms()
+    assert np.array_equal(encoded.ids, by_list.ids)
+    assert np.array_equal(encoded.offsets, by_list.offsets)

@@ -87,10 +87,10 @@ def test_a_reload_drops_the_old_versions_parts(db_engine: Engine, tmp_path: Path
 def test_a_large_part_is_stored_in_chunks(
     db_engine: Engine, seeds_dir: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import retrieval.store
+    import retrieval.store.parts
 
     version = reload_corpus(engine=db_engine, corpus_dir=seeds_dir).version
-    monkeypatch.setattr(retrieval.store, "_PART_CHUNK", 4)
+    monkeypatch.setattr(retrieval.store.parts, "_PART_CHUNK", 4)
     blob = SparseBM25(TOKENS).to_bytes()
     assert save_index_part(db_engine, version, "words", "fp", blob)
     assert load_index_part(db_engine, version, "words", "fp") == blob

@@ -209,6 +209,7 @@ def test_salutation_header_and_signature_are_no_clauses(
 ) -> None:
     for name in ("000", "001", "002", "004"):
         header, *texts = [c.text for c in documents[seed(name).name].clauses]
+        assert texts
         assert not any(t.endswith(("委员", "市委会")) for t in texts)
         assert not any(t.startswith(("东莞市工业和信息化局", "2021年", "2023年")) for t in texts)
         assert not header.endswith(("委员：", "市委会："))  # the salutation is no part of it
@@ -266,6 +267,7 @@ def pieces(clause: ParsedClause) -> list[str]:
 @pytest.mark.parametrize("path", all_documents(), ids=lambda p: p.name)
 def test_no_markup_or_chrome_in_any_clause(path: Path) -> None:
     document = read_document(path)
+    assert document.clauses
     for clause in document.clauses:
         for word in MARKUP_AND_CHROME:
             assert word not in clause.text, (word, clause.text)
@@ -288,6 +290,7 @@ def test_every_clause_is_verbatim(path: Path) -> None:
 def test_verbatim_with_white_space_alone_where_there_is_no_markup(prefix: str) -> None:
     document = read_document(seed(prefix))
     source = "".join(document.text.split())
+    assert document.clauses
     for clause in document.clauses:
         for piece in pieces(clause):
             assert "".join(piece.split()) in source

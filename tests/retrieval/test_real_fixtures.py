@@ -133,4 +133,5 @@ def test_a_site_banner_before_the_number_does_not_hide_it(
 ) -> None:
     document = documents[BY_KIND["banner_before_doc_number"]["file"]]
     assert document.doc_number == "川经信财资〔2023〕28号"
+    assert document.clauses
     assert not any("当前位置" in c.text or "放大字体" in c.text for c in document.clauses)

@@ -24,8 +24,10 @@ from retrieval.store import (
     clause_id,
     live_version,
     load_live_corpus,
+    swap,
     swap_corpus,
 )
+from retrieval.store.tables import clause_table, version_table
 from retrieval.types import DocumentError, ParsedClause, ParsedDocument
 
 FOLDER = Path("corpus")
@@ -231,7 +233,7 @@ def test_every_file_failing_leaves_the_live_corpus_untouched(db_engine: Engine) 
     assert report.summary_lines()[0] == "语料库未更新：没有一个文件读取成功，仍为版本 1"
     assert load_live_corpus(db_engine) == before
     with db_engine.connect() as connection:
-        assert connection.execute(select(func.count()).select_from(store._versions)).scalar() == 1
+        assert connection.execute(select(func.count()).select_from(version_table)).scalar() == 1
 
 
 def test_duplicate_number_rejects_the_newcomer_and_names_both(db_engine: Engine) -> None:
@@ -256,12 +258,10 @@ def test_history_rows_keep_each_version_and_old_rows_go(db_engine: Engine) -> No
     with db_engine.connect() as connection:
         history = connection.execute(
             select(
-                store._versions.c.version, store._versions.c.documents, store._versions.c.summary
-            ).order_by(store._versions.c.version)
+                version_table.c.version, version_table.c.documents, version_table.c.summary
+            ).order_by(version_table.c.version)
         ).all()
-        row_versions = (
-            connection.execute(select(store._clauses.c.version).distinct()).scalars().all()
-        )
+        row_versions = connection.execute(select(clause_table.c.version).distinct()).scalars().all()
     assert [(v, n) for v, n, _ in history] == [(1, 1), (2, 2)]
     assert "新增：corpus/b.txt" in history[1][2]
     assert row_versions == [2]
@@ -273,13 +273,13 @@ def test_failed_insert_leaves_the_old_corpus_live_and_whole(
     swap_corpus(engine=db_engine, read=make_read(doc_a(), doc_b()))
     held: LiveCorpus | None = load_live_corpus(db_engine)
     assert held is not None
-    real_insert = store._insert_clauses
+    real_insert = swap._insert_clauses
 
     def insert_half_then_fail(connection, version, rows):  # type: ignore[no-untyped-def]
         real_insert(connection, version, rows[: len(rows) // 2])
         raise RuntimeError("disk full")
 
-    monkeypatch.setattr(store, "_insert_clauses", insert_half_then_fail)
+    monkeypatch.setattr(swap, "_insert_clauses", insert_half_then_fail)
     edited = doc_a([("一、", "全部改写。")])
     with pytest.raises(RuntimeError, match="disk full"):
         swap_corpus(engine=db_engine, read=make_read(edited, doc_b()))
@@ -288,10 +288,8 @@ def test_failed_insert_leaves_the_old_corpus_live_and_whole(
     assert load_live_corpus(db_engine) == held
     assert held.clauses[0].text == "支持企业上云。"  # what a reader already holds still works
     with db_engine.connect() as connection:
-        assert connection.execute(select(store._versions.c.version)).scalars().all() == [1]
-        assert connection.execute(select(store._clauses.c.version).distinct()).scalars().all() == [
-            1
-        ]
+        assert connection.execute(select(version_table.c.version)).scalars().all() == [1]
+        assert connection.execute(select(clause_table.c.version).distinct()).scalars().all() == [1]
 
     monkeypatch.undo()
     report = swap_corpus(engine=db_engine, read=make_read(edited, doc_b()))
@@ -305,13 +303,13 @@ def test_other_processes_see_the_new_version_only_at_commit(
     other = make_engine(database_url)  # another process on the same database
     old = load_live_corpus(other)
     seen_during_swap: list[tuple[int | None, LiveCorpus | None]] = []
-    real_delete = store._delete_old_versions
+    real_delete = swap._delete_old_versions
 
     def delete_and_look(connection, version):  # type: ignore[no-untyped-def]
         real_delete(connection, version)
         seen_during_swap.append((live_version(other), load_live_corpus(other)))
 
-    monkeypatch.setattr(store, "_delete_old_versions", delete_and_look)
+    monkeypatch.setattr(swap, "_delete_old_versions", delete_and_look)
     try:
         report = swap_corpus(engine=db_engine, read=make_read(doc_b()))
         assert report.version == 2
@@ -345,13 +343,14 @@ def test_concurrent_reloads_are_serialised(db_engine: Engine, database_url: str)
         engine.dispose()
 
     reports = [o for o in outcomes if isinstance(o, store.ReloadReport)]
+    assert reports, "the first reload to take the lock goes through"
     assert all(isinstance(o, store.ReloadReport | CorpusBusyError) for o in outcomes)
     assert sorted(r.version for r in reports) == list(range(2, 2 + len(reports)))
     corpus = load_live_corpus(db_engine)
     assert corpus is not None and corpus.version == 1 + len(reports)
     assert sum(d.clause_count for d in corpus.documents.values()) == len(corpus.clauses)
     with db_engine.connect() as connection:
-        versions = connection.execute(select(store._clauses.c.version).distinct()).scalars().all()
+        versions = connection.execute(select(clause_table.c.version).distinct()).scalars().all()
     assert versions == [corpus.version]
 
 
@@ -359,14 +358,14 @@ def test_a_reload_blocked_too_long_gets_a_clear_error(
     db_engine: Engine, database_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     swap_corpus(engine=db_engine, read=make_read(doc_a()))
-    monkeypatch.setattr(store, "_LOCK_TIMEOUT", "200ms")
+    monkeypatch.setattr(swap, "_LOCK_TIMEOUT", "200ms")
     if database_url.startswith("sqlite"):
         impatient = create_engine(database_url, connect_args={"timeout": 0.2})
     else:
         impatient = make_engine(database_url)
     try:
         with db_engine.begin() as holder:
-            store._lock(holder)  # a reload in progress elsewhere
+            swap._lock(holder)  # a reload in progress elsewhere
             with pytest.raises(CorpusBusyError, match="另一个重新加载正在进行"):
                 swap_corpus(engine=impatient, read=make_read(doc_a(), doc_b()))
     finally:

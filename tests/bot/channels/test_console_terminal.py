@@ -14,6 +14,8 @@ import pexpect
 import pytest
 from rich.cells import cell_len
 
+pytestmark = pytest.mark.e2e
+
 COLUMNS = 60
 PROMPT = "您："
 ANSI = re.compile(r"\x1b(\[[0-?]*[ -/]*[@-~]|\][^\x07]*\x07|[@-Z\\-_])")

@@ -23,6 +23,8 @@ from bot.channels.telegram import SECRET_HEADER, derived_webhook_secret
 from bot.settings import Settings
 from tests.fakes.telegram_api import FakeTelegramAPI
 
+pytestmark = pytest.mark.e2e
+
 ROOT = Path(__file__).resolve().parents[3]
 SEEDS = ROOT / "seeds"
 QUESTION = "东莞5G项目能拿多少补贴？"

@@ -30,6 +30,8 @@ from bot.settings import Settings
 from bot.types import Answer, Button, Incoming, Reply
 from tests.fakes.telegram_api import BOT_USERNAME, Call, FakeTelegramAPI
 
+pytestmark = pytest.mark.e2e
+
 SEEDS = Path(__file__).resolve().parents[3] / "seeds"
 TEXTS = TelegramConfig.load().texts
 CORE_TEXTS = tomllib.loads(

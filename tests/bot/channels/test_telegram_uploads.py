@@ -18,6 +18,8 @@ from bot.settings import Settings
 from tests.fakes.published import NOTICE, make_pdf
 from tests.fakes.telegram_api import FakeTelegramAPI
 
+pytestmark = pytest.mark.e2e
+
 SEEDS = Path(__file__).resolve().parents[3] / "seeds"
 ADMIN = 4242
 

@@ -29,6 +29,8 @@ from bot.types import Answer, Button, Incoming, Reply
 from tests.fakes import wecom_vectors as V
 from tests.fakes.wecom_api import FakeWeComApi, WeComCallbackClient
 
+pytestmark = pytest.mark.e2e
+
 SECRET = "corp-secret-never-logged"
 AGENT_ID = 1000002
 ADMIN = "zhangsan"

@@ -21,6 +21,8 @@ from tests.fakes import wecom_vectors as V
 from tests.fakes.published import NOTICE, make_docx
 from tests.fakes.wecom_api import FakeWeComApi, WeComCallbackClient
 
+pytestmark = pytest.mark.e2e
+
 SEEDS = Path(__file__).resolve().parents[3] / "seeds"
 SECRET = "corp-secret-never-logged"
 AGENT_ID = 1000002

@@ -17,6 +17,8 @@ from bot.dialogue import Dialogue
 from bot.settings import Settings, get_settings
 from tests.fakes.collecting import seeded_service
 
+pytestmark = pytest.mark.storage
+
 QUESTION = "东莞5G项目能拿多少补贴？"
 ANSWER_KEYS = {"question", "session", "intents", "city", "abstained", "answers", "reply"}
 HIT_KEYS = {
@@ -130,6 +132,8 @@ def test_ask_jsonl_conversations(
     assert no_question["line"] == 7 and "question" in no_question["error"]
     assert not_object["line"] == 8 and "error" in not_object
     assert "管理员" in stats["reply"], "the CLI is never an admin"
+    assert page["city"] == "中山", "/more continues s1's question, /stats between or not"
+    assert page["answers"] or "没有更多相关条款" in page["reply"]
     assert not {a["passage_id"] for a in page["answers"]} & {
         a["passage_id"] for a in follow["answers"]
     }

@@ -1,0 +1,165 @@
+"""``policybot bench``: what a user waits for at any corpus size, beside rank-bm25 and bm25s.
+
+The corpus (``retrieval.bench.synthetic_documents``: the seeds' sentences recombined) is stored
+in a scratch SQLite database exactly as a reload stores it. Then, in one run:
+
+- build: the first ``AnswerService`` on that database (reading the corpus, tokenising every
+  clause, building the BM25 fields and masks, storing them for other processes);
+- pickup: a second process (a fresh interpreter) starting its ``AnswerService`` on the same
+  database, which loads the stored parts instead of tokenising (and its cold ``policybot ask``);
+- search: raw BM25 over the words field (query tokens in, top 10 out) and ``ClauseIndex.search``;
+- answer: ``AnswerService.answer`` on questions of ``bench.toml`` (understanding, ranking,
+  excerpts), without the database;
+- the same corpus's tokens indexed and searched by our words field alone, rank-bm25 and bm25s.
+
+Every timing is a median with its 95th percentile; memory is the resident set added.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import json
+import os
+import random
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from retrieval.bench import (
+    bags,
+    baselines,
+    bench_questions,
+    peak_mb,
+    rss_mb,
+    synthetic_documents,
+    timed,
+    token_queries,
+)
+from retrieval.index import top_k
+
+COLD_ASKS = 3  # cold `policybot ask` runs (their median)
+
+
+def _second_process(database_url: str, corpus_dir: Path, question: str) -> dict[str, Any]:
+    """A fresh interpreter picking up the stored version, then a cold ``policybot ask``."""
+    script = (
+        "import json, resource, time; started = time.perf_counter()\n"
+        "from bot.answering import AnswerService\nfrom bot.db import make_engine\n"
+        "from bot.settings import Settings\nimported = time.perf_counter()\n"
+        "settings = Settings(_env_file=None)\n"
+        "service = AnswerService(make_engine(settings.database_url), settings)\n"
+        "done = time.perf_counter()\n"
+        "print(json.dumps({'imports_s': imported - started, 'pickup_s': done - imported,"
+        " 'rebuilt': service.index_parts.built,"
+        " 'rss_mb': resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))\n"
+    )
+    env = {**os.environ, "DATABASE_URL": database_url, "CORPUS_DIR": str(corpus_dir)}
+    pickup = subprocess.run(
+        [sys.executable, "-c", script], env=env, capture_output=True, text=True, check=True
+    )
+    result = json.loads(pickup.stdout.strip().splitlines()[-1])
+    asks = []
+    for _ in range(COLD_ASKS):
+        started = time.perf_counter()
+        subprocess.run(
+            [sys.executable, "-m", "bot.cli", "ask", question],
+            env=env,
+            capture_output=True,
+            check=True,
+        )
+        asks.append(time.perf_counter() - started)
+    return {
+        "pickup_s": round(result["pickup_s"], 3),
+        "pickup_imports_s": round(result["imports_s"], 3),
+        "pickup_rebuilt": result["rebuilt"],
+        "pickup_peak_rss_mb": round(result["rss_mb"], 1),
+        "cold_ask_s": round(statistics.median(asks), 3),
+    }
+
+
+def run_bench(
+    *,
+    passages: int,
+    queries: int,
+    corpus_dir: Path,
+    seed: int = 7,
+    with_baselines: bool = True,
+    second_process: bool = True,
+) -> dict[str, Any]:
+    from bot.answering import AnswerService
+    from bot.db import create_tables, make_engine
+    from bot.settings import Settings
+    from intents import get_classifier
+    from retrieval.corpus import CorpusRead, read_corpus
+    from retrieval.search import get_synonyms
+    from retrieval.store import swap_corpus
+    from retrieval.tokenize import get_tokenizer
+
+    rng = random.Random(seed)
+    seeds = read_corpus(corpus_dir).documents
+    documents = synthetic_documents(seeds, passages, rng)
+    questions = bench_questions()
+    get_tokenizer(), get_classifier(), get_synonyms()  # what every process loads before serving
+    with tempfile.TemporaryDirectory(prefix="policybot-bench-") as scratch:
+        url = f"sqlite:///{Path(scratch) / 'bench.db'}"
+        engine = make_engine(url)
+        create_tables(engine)
+        started = time.perf_counter()
+        swap_corpus(engine=engine, read=CorpusRead(Path(scratch), documents))
+        reload_s = time.perf_counter() - started
+        characters = sum(len(c.text) for d in documents for c in d.clauses)
+        del documents
+        gc.collect()
+        settings = Settings(database_url=url, corpus_dir=corpus_dir, _env_file=None)
+        rss_before, peak_before = rss_mb(), peak_mb()
+        started = time.perf_counter()
+        service = AnswerService(engine, settings)
+        build_s = time.perf_counter() - started
+        gc.collect()
+        index = service.index
+        result: dict[str, Any] = {
+            "passages": passages,
+            "documents": len(index.documents),
+            "characters": characters,
+            "distinct_words": len(index.words.terms),
+            "reload_s": round(reload_s, 3),
+            "build_s": round(build_s, 3),
+            "rss_added_mb": round(rss_mb() - rss_before, 1),
+            "peak_added_mb": round(max(peak_mb() - peak_before, 0.0), 1),
+            "words_index_mb": round(index.words.memory_bytes() / 2**20, 1),
+            "chars_index_mb": round(index.chars.memory_bytes() / 2**20, 1),
+        }
+        if second_process:
+            result.update(_second_process(url, corpus_dir, questions[0]))
+        searched = token_queries(index, queries, rng)
+        built = [service.queries.build(q) for q in questions]
+        result["search_raw"] = timed(lambda q: top_k(index.words.scores(q), 10), searched)
+        result["search_index"] = timed(lambda q: index.search(q, k=10), built * 3)
+        result["answer"] = timed(service.answer, questions * 3)
+        result["queries"] = len(searched)
+        if with_baselines:
+            result.update(baselines(bags(index.words), searched))
+        engine.dispose()
+    return result
+
+
+def cmd_bench(args: argparse.Namespace) -> int:
+    from bot.settings import get_settings
+
+    if args.passages < 1:
+        print("policybot bench: --passages 至少为 1", file=sys.stderr)
+        return 2
+    result = run_bench(
+        passages=args.passages, queries=max(1, args.queries), corpus_dir=get_settings().corpus_dir
+    )
+    if args.json:
+        print(json.dumps(result, ensure_ascii=False))
+    else:
+        for key, value in result.items():
+            print(f"{key:>20}: {value}")
+    return 0

@@ -1,0 +1,177 @@
+"""Reading the live corpus: which version is live, its documents and clauses, a document's text.
+
+Reads are not wrapped in a snapshot (SQLite's driver starts no transaction for reads), so a
+whole-corpus read checks the live version again afterwards and re-reads when a reload
+committed meanwhile.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.engine import Connection, Engine
+
+from retrieval.messages import message
+from retrieval.places import load_gazetteer
+from retrieval.store.tables import STATE_ID, clause_table, document_table, state_table, text_table
+
+
+class CorpusBusyError(RuntimeError):
+    """Another reload held the corpus for too long; nothing was changed."""
+
+
+@dataclass(frozen=True, slots=True)
+class StoredDocument:
+    """A live document with the metadata of the contract's document object."""
+
+    key: str
+    doc_number: str | None
+    title: str
+    authority: str | None
+    recipient: str | None
+    date: str | None  # ISO 8601
+    city: str | None
+    district: str | None
+    source: str
+    clause_count: int
+    province: str | None = None
+    level: str | None = None  # national | province | city | district; None: place unknown
+    title_source: str = "header"
+    missing: tuple[str, ...] = ()
+
+    @property
+    def place_label(self) -> str:
+        """Where the document applies, as people say it: 国家, 广东省, 深圳·南山区, 地区未知."""
+        if self.level == "national":
+            return message("places", "national")
+        if self.level == "province":
+            province = load_gazetteer().province(self.province or "")
+            return province.full if province else message("places", "some_province")
+        if self.city and self.district:
+            return message("places", "district", city=self.city, district=self.district)
+        return self.city or message("places", "unknown")
+
+    def to_json(self) -> dict[str, Any]:
+        """The contract's document object (``policybot docs --json``)."""
+        return {
+            "doc_number": self.doc_number,
+            "title": self.title,
+            "authority": self.authority,
+            "recipient": self.recipient,
+            "date": self.date,
+            "city": self.city,
+            "district": self.district,
+            "province": self.province,
+            "level": self.level,
+            "title_source": self.title_source,
+            "missing": list(self.missing),
+            "source": self.source,
+            "clauses": self.clause_count,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class StoredClause:
+    """A live clause; ``id`` is the passage id answers cite."""
+
+    id: str
+    doc_key: str
+    section: str
+    headings: tuple[str, ...]
+    text: str
+    ordinal: int
+    seams: tuple[int, ...] = ()  # offsets where the source had markup (see ParsedClause)
+
+
+@dataclass(frozen=True, slots=True)
+class LiveCorpus:
+    """One complete corpus version: documents by key, clauses in reading order."""
+
+    version: int
+    documents: dict[str, StoredDocument]
+    clauses: list[StoredClause]
+
+
+def read_live_version(connection: Connection) -> int | None:
+    """The live version as seen on ``connection`` (inside a reload's transaction, too)."""
+    return connection.execute(
+        select(state_table.c.live_version).where(state_table.c.id == STATE_ID)
+    ).scalar_one_or_none()
+
+
+def live_version(engine: Engine) -> int | None:
+    """The live corpus version (None when none is loaded): one cheap query, for polling."""
+    with engine.connect() as connection:
+        return read_live_version(connection)
+
+
+def load_live_corpus(engine: Engine) -> LiveCorpus | None:
+    """The live corpus, whole and of one version (None when none has been loaded yet).
+
+    Reads are not wrapped in a snapshot (SQLite's driver starts no transaction for reads), so
+    the version is checked again after reading: a reload that committed meanwhile is re-read.
+    """
+    for _attempt in range(20):
+        with engine.connect() as connection:
+            version = read_live_version(connection)
+            if version is None:
+                return None
+            documents = {
+                row.key: stored_document(row)
+                for row in connection.execute(
+                    select(document_table)
+                    .where(document_table.c.version == version)
+                    .order_by(document_table.c.key)
+                )
+            }
+            clauses = [
+                StoredClause(
+                    id=row.id,
+                    doc_key=row.doc_key,
+                    section=row.section,
+                    headings=tuple(row.headings or ()),
+                    text=row.text,
+                    ordinal=row.ordinal,
+                    seams=tuple(row.seams or ()),
+                )
+                for row in connection.execute(
+                    select(clause_table)
+                    .where(clause_table.c.version == version)
+                    .order_by(clause_table.c.doc_key, clause_table.c.ordinal)
+                )
+            ]
+            if read_live_version(connection) == version and documents:
+                return LiveCorpus(version=version, documents=documents, clauses=clauses)
+    raise CorpusBusyError(message("errors", "busy", error="corpus kept changing while read"))
+
+
+def document_text(engine: Engine, key: str) -> str | None:
+    """The text the live version of document ``key`` was read from (None: no such document)."""
+    with engine.connect() as connection:
+        return connection.execute(
+            select(text_table.c.text).where(
+                text_table.c.version == select(state_table.c.live_version).scalar_subquery(),
+                text_table.c.key == key,
+            )
+        ).scalar_one_or_none()
+
+
+def stored_document(row: Any) -> StoredDocument:
+    return StoredDocument(
+        key=row.key,
+        doc_number=row.doc_number,
+        title=row.title,
+        authority=row.authority,
+        recipient=row.recipient,
+        date=row.date.isoformat() if row.date else None,
+        city=row.city,
+        district=row.district,
+        source=row.source,
+        clause_count=row.clause_count,
+        province=row.province,
+        level=row.level,
+        title_source=row.title_source,
+        missing=tuple(m for m in (row.missing or "").split(",") if m),
+    )

@@ -1,0 +1,56 @@
+"""Index parts kept with their corpus version, so that a second process loads what the first
+one built instead of building it again (see :mod:`retrieval.index_parts`)."""
+
+from __future__ import annotations
+
+from sqlalchemy import insert, select
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import IntegrityError
+
+from retrieval.store.live import read_live_version
+from retrieval.store.tables import index_part_table, utc_now
+
+_PART_CHUNK = 64 * 2**20  # bytes of an index part per row
+
+
+def load_index_part(engine: Engine, version: int, name: str, fingerprint: str) -> bytes | None:
+    """A stored part of version ``version``'s index, or None when no process stored it yet."""
+    with engine.connect() as connection:
+        rows = connection.execute(
+            select(index_part_table.c.chunks, index_part_table.c.data)
+            .where(
+                index_part_table.c.version == version,
+                index_part_table.c.name == name,
+                index_part_table.c.fingerprint == fingerprint,
+            )
+            .order_by(index_part_table.c.chunk)
+        ).all()
+    if not rows or len(rows) != rows[0].chunks:
+        return None
+    return b"".join(bytes(row.data) for row in rows)
+
+
+def save_index_part(engine: Engine, version: int, name: str, fingerprint: str, data: bytes) -> bool:
+    """Store a part of a version's index for other processes, in chunks (SQLite and PostgreSQL
+    refuse a value over 1 GB); False when another process stored it first (its copy is the
+    same) or the version is no longer live."""
+    pieces = [data[i : i + _PART_CHUNK] for i in range(0, len(data), _PART_CHUNK)] or [b""]
+    try:
+        with engine.begin() as connection:
+            if read_live_version(connection) != version:
+                return False
+            for chunk, piece in enumerate(pieces):
+                connection.execute(
+                    insert(index_part_table).values(
+                        version=version,
+                        name=name,
+                        fingerprint=fingerprint,
+                        chunk=chunk,
+                        chunks=len(pieces),
+                        data=piece,
+                        created_at=utc_now(),
+                    )
+                )
+    except IntegrityError:
+        return False
+    return True
