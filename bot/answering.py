@@ -25,7 +25,6 @@ from bot.types import Answer, IntentScore
 from intents import OTHER, get_classifier
 from intents.classifier import LEXICON_PATH
 from retrieval.index_parts import IndexParts
-from retrieval.normalize import normalize_text
 from retrieval.places import Place, load_gazetteer
 from retrieval.search import TIER_PROVINCE, ClauseIndex, Hit, Query, QueryBuilder, get_synonyms
 from retrieval.store import (
@@ -39,6 +38,7 @@ from retrieval.store import (
     reload_corpus,
 )
 from retrieval.tokenize import get_tokenizer
+from zhtext.normalize import normalize_text
 
 __all__ = ["AnswerService", "Answered", "Place", "Understanding"]
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from bot.texts import say
-from retrieval.ladder import top_rung
-from retrieval.normalize import normalize_text
 from retrieval.store import StoredClause, StoredDocument
+from zhtext.ladder import top_rung
+from zhtext.normalize import normalize_text
 
 _BRACKETS = str.maketrans(
     {"[": "〔", "]": "〕", "［": "〔", "］": "〕", "【": "〔", "】": "〕", "(": "〔", ")": "〕"}

@@ -14,10 +14,10 @@ from functools import lru_cache
 from itertools import pairwise
 from pathlib import Path
 
-from retrieval.normalize import normalize_text
 from retrieval.search import KIND_BOOST, TITLE_WORD_DISCOUNT, Query, get_question_kinds
 from retrieval.store import StoredDocument
 from retrieval.tokenize import PolicyTokenizer
+from zhtext.normalize import normalize_text
 
 SETTINGS_PATH = Path(__file__).resolve().parent / "data" / "compose.toml"
 _SENTENCE = re.compile(r"[^。！？；!?;]+(?:[。！？；!?;]+[”’」』）)]*)?")

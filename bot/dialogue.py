@@ -36,18 +36,13 @@ from bot.shelf import LookupShelf
 from bot.texts import followup_patterns, say
 from bot.types import Incoming, Reply
 from bot.uploads import Uploads
-from retrieval.store import ReloadReport
+from retrieval.store import ReloadReport, utc_now
 
 logger = logging.getLogger(__name__)
 
 MAX_QUESTION_CHARS = 500  # longer messages are refused with a request to shorten them
 _INVISIBLE = frozenset({"Cc", "Cf", "Co", "Cs", "Cn"})  # control, format, private, unassigned
 _ANSI_ESCAPE = re.compile(r"\x1b(\[[0-?]*[ -/]*[@-~]|[@-Z\\-_])")
-
-
-def utc_now() -> dt.datetime:
-    """Aware UTC now: every stored time is UTC (sqlmodel insists on aware datetimes)."""
-    return dt.datetime.now(dt.UTC)
 
 
 def clean_text(text: str) -> str:

@@ -20,7 +20,7 @@ import numpy as np
 from bot.answering import AnswerService
 from bot.compose import compose_rules
 from bot.types import Answer
-from retrieval.normalize import strip_white
+from zhtext.normalize import strip_white
 
 
 @dataclass(slots=True)

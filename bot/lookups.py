@@ -8,7 +8,6 @@ the corpus. Lookups an admin made are never removed by a reload.
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
@@ -17,6 +16,7 @@ from sqlmodel import Session, select
 
 from bot.models import BotLookup
 from bot.texts import lookup_templates, topic_labels
+from retrieval.store import utc_now
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,10 +26,6 @@ class PlaceRef:
     name: str
     city: str | None
     district: str | None
-
-
-def _utcnow() -> dt.datetime:
-    return dt.datetime.now(dt.UTC)
 
 
 def name_limit() -> int:
@@ -47,7 +43,7 @@ def default_lookups(
     """One lookup per covered place and topic with clauses, from the templates in lookups.toml."""
     templates = lookup_templates()["templates"]
     lookups: list[BotLookup] = []
-    now = _utcnow()
+    now = utc_now()
     for place_name in coverage:
         place = resolve(place_name)
         for topic in topic_labels():
@@ -128,7 +124,7 @@ def save_lookup(
     with Session(engine) as session:
         row = session.get(BotLookup, name)
         if row is None:
-            row = BotLookup(name=name, question=question, created_at=_utcnow())
+            row = BotLookup(name=name, question=question, created_at=utc_now())
         row.question = question
         row.city, row.district, row.topic = city, district, topic
         row.is_default, row.hidden = False, False

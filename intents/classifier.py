@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from retrieval.normalize import normalize_text
+from zhtext.normalize import normalize_text
 
 LEXICON_PATH = Path(__file__).resolve().parent / "lexicon.toml"
 OTHER = "other"

@@ -35,7 +35,7 @@ _INPUTS = (
     "intents",
     "retrieval/search.py",
     "retrieval/tokenize.py",
-    "retrieval/normalize.py",
+    "zhtext",
     "retrieval/index.py",
     "retrieval/index_parts.py",
 )

@@ -16,11 +16,11 @@ import numpy as np
 
 from retrieval.index import SparseBM25, TokenIds, top_k
 from retrieval.index_parts import IndexParts
-from retrieval.normalize import normalize_text
 from retrieval.places import Place
 from retrieval.store import LiveCorpus, StoredClause, StoredDocument
 from retrieval.tokenize import DATA_DIR, PolicyTokenizer
 from retrieval.typos import TypoCorrector
+from zhtext.normalize import normalize_text
 
 SYNONYM_WEIGHT = 0.5  # a synonym counts half as much as the word the question used
 INTENT_BOOST = 0.35  # how much a clause about the question's topic moves up

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from retrieval.disk_cache import cached
 from retrieval.index import TokenIds
-from retrieval.normalize import normalize_text
+from zhtext.normalize import normalize_text
 
 
 def _import_jieba():  # type: ignore[no-untyped-def]

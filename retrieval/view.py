@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from functools import lru_cache
 
-from retrieval.normalize import PINYIN_NOTE, to_simplified
+from zhtext.normalize import PINYIN_NOTE, to_simplified
 
 _HAN = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
 

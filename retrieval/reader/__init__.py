@@ -14,7 +14,7 @@ Markdown. The reader works on the kind of document, not on particular files:
 4. Repair hard line breaks: a break is real only where a sentence ends, a numbered item or
    heading starts, or (in text wrapped at a fixed width) where a line stops short
    (:mod:`.furniture`).
-5. Split the body along the document's own numbering ladder (:mod:`retrieval.ladder`) into
+5. Split the body along the document's own numbering ladder (:mod:`zhtext.ladder`) into
    clauses and mark their seams (:mod:`.clauses`).
 
 The rules of every stage (patterns, cue words) are data: ``retrieval/data/reader.toml``, read

@@ -9,7 +9,10 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
-from retrieval.ladder import (
+from retrieval.reader.furniture import HEADING_MAX_CHARS, _heading_like
+from retrieval.reader.rules import _CLOSERS, _HAN, _SENTENCE_END, _Line, _Rules
+from retrieval.types import ParsedClause
+from zhtext.ladder import (
     HEADING_KINDS,
     INLINE_MARK,
     INT_TO_CN,
@@ -18,9 +21,6 @@ from retrieval.ladder import (
     cn_to_int,
     parse_marker,
 )
-from retrieval.reader.furniture import HEADING_MAX_CHARS, _heading_like
-from retrieval.reader.rules import _CLOSERS, _HAN, _SENTENCE_END, _Line, _Rules
-from retrieval.types import ParsedClause
 
 MAX_CLAUSE_CHARS = 600  # longer paragraphs are split at sentence ends
 LEAD_TITLE_MAX_CHARS = 40  # the lead sentence of an item counts as its title up to this length

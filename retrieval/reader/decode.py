@@ -7,7 +7,7 @@ import codecs
 import unicodedata
 
 from retrieval.messages import message
-from retrieval.normalize import to_simplified
+from zhtext.normalize import to_simplified
 
 
 def decode_policy_bytes(data: bytes) -> tuple[str, str]:

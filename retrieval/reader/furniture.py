@@ -6,11 +6,9 @@ from __future__ import annotations
 
 import re
 import statistics
-import unicodedata
 from collections.abc import Sequence
 from itertools import pairwise
 
-from retrieval.ladder import DIGITS, NUM, parse_marker
 from retrieval.reader.rules import (
     _ENDS_SENTENCE,
     _HAS_SENTENCE_END,
@@ -19,6 +17,8 @@ from retrieval.reader.rules import (
     _Line,
     _Rules,
 )
+from zhtext.ladder import DIGITS, NUM, parse_marker
+from zhtext.width import display_width
 
 HEADING_MAX_CHARS = 60  # a numbered line longer than this is text, not a heading
 LABEL_MAX_CHARS = 16  # a line this short ending in a colon labels the next (申报时间:)
@@ -189,13 +189,9 @@ def _is_breadcrumb(line: str, rules: _Rules) -> bool:
 # -- Paragraphs ----------------------------------------------------------------------------
 
 
-def _display_width(text: str) -> int:
-    return sum(2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in text)
-
-
 def _wrap_width(lines: Sequence[_Line]) -> int | None:
     """The width text was hard-wrapped at, if it was (most long lines end at the same width)."""
-    widths = [_display_width(line.text) for line in lines if not line.heading]
+    widths = [display_width(line.text) for line in lines if not line.heading]
     long_widths = [w for w in widths if w >= 40]
     if len(long_widths) < 6:
         return None
@@ -247,5 +243,5 @@ def _breaks(previous: _Line, line: _Line, wrap: int | None) -> bool:
     if _ENDS_SENTENCE.search(previous.text):
         return True
     if wrap is not None:
-        return _display_width(previous.text) < wrap - 8
+        return display_width(previous.text) < wrap - 8
     return _heading_like(previous.text)

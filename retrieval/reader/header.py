@@ -9,7 +9,6 @@ import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from retrieval.ladder import CN_DIGIT_VALUES, CN_DIGITS, cn_to_int, parse_marker
 from retrieval.reader.furniture import _heading_like
 from retrieval.reader.rules import (
     _HAS_SENTENCE_END,
@@ -19,6 +18,7 @@ from retrieval.reader.rules import (
     _Line,
     _Rules,
 )
+from zhtext.ladder import CN_DIGIT_VALUES, CN_DIGITS, cn_to_int, parse_marker
 
 HEADER_MAX_LINES = 12  # the header (body, 文号, title) is found within the first lines
 SIGNATURE_TAIL_LINES = 4  # a bare date line this near the end is the signing date

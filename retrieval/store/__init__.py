@@ -46,6 +46,7 @@ from retrieval.store.tables import (
     CorpusVersion,
     create_corpus_tables,
     upgrade_corpus_tables,
+    utc_now,
 )
 
 __all__ = [
@@ -73,4 +74,5 @@ __all__ = [
     "save_index_part",
     "swap_corpus",
     "upgrade_corpus_tables",
+    "utc_now",
 ]

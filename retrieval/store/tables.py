@@ -163,4 +163,5 @@ def upgrade_corpus_tables(engine: Engine) -> None:
 
 
 def utc_now() -> dt.datetime:
+    """Aware UTC now: every stored time is UTC, the corpus's and the bot's alike."""
     return dt.datetime.now(dt.UTC)

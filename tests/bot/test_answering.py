@@ -11,7 +11,7 @@ from bot.answering import AnswerService
 from bot.db import create_tables, make_engine
 from bot.evaluation import excerpt_is_verbatim
 from bot.settings import Settings
-from retrieval.normalize import strip_white
+from zhtext.normalize import strip_white
 
 pytestmark = pytest.mark.storage
 

@@ -15,7 +15,7 @@ import pytest
 from bot.answering import AnswerService
 from bot.db import create_tables, make_engine
 from bot.settings import Settings
-from retrieval.normalize import strip_white
+from zhtext.normalize import strip_white
 
 pytestmark = pytest.mark.storage
 

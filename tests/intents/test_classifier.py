@@ -55,7 +55,7 @@ def test_lexicon_is_editable_data(tmp_path: Path) -> None:
 
 def test_profile_scores_every_text_exactly_as_classify_does(classifier: IntentClassifier) -> None:
     from retrieval.corpus import read_corpus
-    from retrieval.normalize import normalize_text
+    from zhtext.normalize import normalize_text
 
     root = Path(__file__).resolve().parents[2]
     texts = [

@@ -83,7 +83,7 @@ def _real_clause_texts() -> list[str]:
     from pathlib import Path
 
     from retrieval.corpus import read_corpus
-    from retrieval.normalize import normalize_text
+    from zhtext.normalize import normalize_text
 
     root = Path(__file__).resolve().parents[2]
     texts = [

@@ -13,9 +13,9 @@ from typing import Any
 
 import pytest
 
-from retrieval.normalize import normalize_text
 from retrieval.reader import read_document, verbatim_key
 from retrieval.types import ParsedDocument
+from zhtext.normalize import normalize_text
 
 REAL = Path(__file__).parent / "fixtures" / "real"
 MANIFEST = [json.loads(line) for line in (REAL / "manifest.jsonl").read_text().splitlines()]

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from retrieval.normalize import normalize_text, strip_white
 from retrieval.tokenize import get_tokenizer
+from zhtext.normalize import normalize_text, strip_white
 
 
 @pytest.fixture(scope="module")

@@ -5,8 +5,8 @@ from pathlib import Path
 
 import pytest
 
-import retrieval.ladder
-from retrieval.ladder import cn_to_int, parse_marker, top_rung
+import zhtext.ladder
+from zhtext.ladder import cn_to_int, parse_marker, top_rung
 
 
 @pytest.mark.parametrize(
@@ -56,7 +56,7 @@ def test_top_rung_of_a_section_path(section: str, top: str) -> None:
 
 
 def test_ladder_imports_nothing_of_the_project() -> None:
-    tree = ast.parse(Path(retrieval.ladder.__file__).read_text(encoding="utf-8"))
+    tree = ast.parse(Path(zhtext.ladder.__file__).read_text(encoding="utf-8"))
     imported = {
         name.split(".")[0]
         for node in ast.walk(tree)
