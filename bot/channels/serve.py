@@ -298,6 +298,12 @@ def cmd_serve(args: argparse.Namespace) -> int:
     if "wecom" in channels and importlib.util.find_spec("bot.channels.wecom") is None:
         print("policybot serve wecom: the WeCom channel is not installed.", file=sys.stderr)
         return 2
+    if settings.telegram_bot_token is not None:
+        from bot.channels.telegram import protect_token_in_logs
+
+        protect_token_in_logs(
+            settings.telegram_bot_token.get_secret_value().strip(), quiet_httpx=True
+        )
     from bot.app import build_dialogue
 
     dialogue = build_dialogue(settings)

@@ -263,10 +263,13 @@ TokenRedactingFilter = SecretRedactingFilter  # the older name
 _SECRET_LOGGERS = ("telegram", "telegram.Bot", "telegram.ext", "telegram.ext.Updater")
 
 
-def protect_token_in_logs(token: str, webhook_secret: str | None = None) -> None:
-    """Silence httpx's per-request INFO lines and redact the secrets everywhere, DEBUG included."""
-    for name in ("httpx", "httpcore"):
-        logging.getLogger(name).setLevel(logging.WARNING)
+def protect_token_in_logs(
+    token: str, webhook_secret: str | None = None, *, quiet_httpx: bool = False
+) -> None:
+    """Redact the secrets in every log line, DEBUG included (``serve`` also quiets httpx)."""
+    if quiet_httpx:
+        for name in ("httpx", "httpcore"):
+            logging.getLogger(name).setLevel(logging.WARNING)
     redactor = SecretRedactingFilter(
         {token: "TELEGRAM_BOT_TOKEN", webhook_secret or "": "TELEGRAM_WEBHOOK_SECRET"}
     )

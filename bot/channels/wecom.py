@@ -190,13 +190,13 @@ class WeComChannel:
             )
             # a '+' of base64 that was not URL-encoded arrives as a space
             echostr = echostr.replace(" ", "+")
-            self._check_timestamp(timestamp)
             try:
                 plain = self._crypto.check_signature(signature, timestamp, nonce, echostr)
             except (InvalidSignatureException, InvalidCorpIdException):
                 raise CallbackError(403, "signature or receive id does not match") from None
             except _UNREADABLE:
                 raise CallbackError(400, "echostr cannot be decrypted") from None
+            self._check_timestamp(timestamp)
         except CallbackError as error:
             log.warning("WeCom URL verification refused (%s): %s", error.status, error.reason)
             return PlainTextResponse(error.reason, status_code=error.status)
@@ -209,16 +209,18 @@ class WeComChannel:
         deadline = utc_now() + dt.timedelta(seconds=self._budget)  # the 5 s rule starts now
         try:
             signature, timestamp, nonce = _required(request, "msg_signature", "timestamp", "nonce")
-            self._check_timestamp(timestamp)
             body = await self._read_body(request)
             inbound = self._open(body, signature, timestamp, nonce)
+            self._check_timestamp(timestamp)  # signed, so a replayed capture cannot renew it
         except CallbackError as error:
             log.warning("WeCom callback refused (%s): %s", error.status, error.reason)
             return PlainTextResponse(error.reason, status_code=error.status)
         try:
             if inbound.text is None:  # a hint made here, or an event that needs nothing
+                if inbound.reply is None:
+                    return _EMPTY()
                 text = self._renderer.passive(inbound.reply, can_send_rest=False).text
-                return self._passive_response(inbound, text, nonce) if inbound.reply else _EMPTY()
+                return self._passive_response(inbound, text, nonce)
             text = await self._answer_within(inbound, deadline)
             if text is None:
                 return Response(status_code=503)  # nothing can send it later: WeCom retries

@@ -126,6 +126,7 @@ class Delivery:
         self._courier: asyncio.Task[None] | None = None
         self._wake = asyncio.Event()
         self._closing = False
+        self._submitting = 0  # messages being recorded right now
 
     # ---- wiring ------------------------------------------------------------------------------
 
@@ -160,6 +161,19 @@ class Delivery:
         except Exception:  # the database is gone: the leases simply run out
             log.warning("could not release outbox leases at shutdown", exc_info=True)
 
+    async def idle(self, timeout: float = 30.0) -> None:
+        """Until nothing is being answered or sent here and no row is waiting (tests, tools)."""
+        loop = asyncio.get_running_loop()
+        end = loop.time() + timeout
+        while loop.time() < end:
+            tasks = [*self._workers.values(), *self._tasks]
+            busy = self._submitting or any(not task.done() for task in tasks)
+            if not busy and not await asyncio.to_thread(self.store.unsettled):
+                return
+            self._wake.set()
+            await asyncio.sleep(0.05)
+        raise TimeoutError("delivery still busy")
+
     # ---- arriving ----------------------------------------------------------------------------
 
     async def _record(self, inbound: Inbound) -> tuple[int, bool]:
@@ -177,6 +191,13 @@ class Delivery:
 
     async def submit(self, inbound: Inbound) -> Ticket | None:
         """Record and queue a message; None when it could not be recorded (the user is told)."""
+        self._submitting += 1
+        try:
+            return await self._submit(inbound)
+        finally:
+            self._submitting -= 1
+
+    async def _submit(self, inbound: Inbound) -> Ticket | None:
         try:
             row_id, created = await self._record(inbound)
         except Exception:
@@ -248,8 +269,9 @@ class Delivery:
         taken = await asyncio.to_thread(
             self.store.take_passive, ticket.row_id, has_rest=bool(rendered.get("rest"))
         )
-        if not taken:
-            return None
+        if not taken:  # a parallel callback (WeCom's retry) answered with it: the same text
+            job = await asyncio.to_thread(self.store.get, ticket.row_id)
+            return str(rendered["passive"]) if job is not None and job.passive else None
         if rendered.get("rest"):
             self._wake.set()
         return str(rendered["passive"])

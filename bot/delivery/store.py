@@ -192,6 +192,11 @@ class OutboxStore:
         rows = self._rows(select(_T).where(_T.c.id == row_id))
         return Job.of(rows[0]) if rows else None
 
+    def find(self, dedupe_key: str) -> Job | None:
+        """The row of a platform's message id (WeCom: ``wecom:<user>:msg:<MsgId>``)."""
+        rows = self._rows(select(_T).where(_T.c.dedupe_key == dedupe_key))
+        return Job.of(rows[0]) if rows else None
+
     # ---- answering and sending -------------------------------------------------------------
 
     def set_ready(
@@ -337,6 +342,12 @@ class OutboxStore:
         )
 
     # ---- for operators -----------------------------------------------------------------------
+
+    def unsettled(self) -> int:
+        """Rows being answered, or ready and due: work for someone right now."""
+        now = utc_now()
+        due = or_(_T.c.status == RECEIVED, and_(_T.c.status == READY, _T.c.next_attempt_at <= now))
+        return int(self._rows(select(func.count()).where(due))[0][0])
 
     def counts(self) -> dict[str, int]:
         rows = self._rows(select(_T.c.status, func.count()).group_by(_T.c.status))
