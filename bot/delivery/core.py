@@ -97,8 +97,8 @@ class Ticket:
 @dataclass(slots=True)
 class _Queued:
     inbound: Inbound
-    ticket: Ticket
-    done: asyncio.Event = field(default_factory=asyncio.Event)
+    ticket: Ticket | None = None  # None until recorded (or when recording failed)
+    recorded: asyncio.Event = field(default_factory=asyncio.Event)
 
 
 class Delivery:
@@ -190,37 +190,38 @@ class Delivery:
         )
 
     async def submit(self, inbound: Inbound) -> Ticket | None:
-        """Record and queue a message; None when it could not be recorded (the user is told)."""
-        self._submitting += 1
-        try:
-            return await self._submit(inbound)
-        finally:
-            self._submitting -= 1
+        """Record and queue a message; None when it could not be recorded (the user is told).
 
-    async def _submit(self, inbound: Inbound) -> Ticket | None:
+        Its place in the session's queue is taken before anything is awaited, so messages are
+        answered in the order they arrived even when recording them finishes out of order.
+        """
+        queue = self._queues.setdefault(inbound.session_id, deque())
+        over = len(queue) >= self._settings.user_queue_limit
+        item = _Queued(inbound)
+        if not over and not self._closing:
+            queue.append(item)
+            if inbound.session_id not in self._workers:
+                self._workers[inbound.session_id] = asyncio.create_task(
+                    self._work(inbound.session_id), name=f"session-{inbound.session_id}"
+                )
+        self._submitting += 1
         try:
             row_id, created = await self._record(inbound)
         except Exception:
             log.exception("could not record a %s message", inbound.channel)
             await self._tell_directly(inbound, say("delivery", "not_recorded"))
             return None
+        finally:
+            self._submitting -= 1
+            item.recorded.set()
         if not created:
             return Ticket(row_id, created=False)
-        ticket = Ticket(row_id, True, asyncio.get_running_loop().create_future())
-        if self._closing:  # recorded: the next start answers it
-            return ticket
-        queue = self._queues.setdefault(inbound.session_id, deque())
-        if len(queue) >= self._settings.user_queue_limit:
+        item.ticket = Ticket(row_id, True, asyncio.get_running_loop().create_future())
+        if over:
             preview = inbound.text.strip()[:20] or (inbound.attachment and inbound.attachment.name)
             notice = Reply(text=[say("delivery", "queue_full", text=preview)], kind="refusal")
-            self._spawn(self._answered(_Queued(inbound, ticket), notice))
-            return ticket
-        queue.append(_Queued(inbound, ticket))
-        if inbound.session_id not in self._workers:
-            self._workers[inbound.session_id] = asyncio.create_task(
-                self._work(inbound.session_id), name=f"session-{inbound.session_id}"
-            )
-        return ticket
+            self._spawn(self._answered(item, notice))
+        return item.ticket  # (while closing: recorded, and the next start answers it)
 
     async def say(self, inbound: Inbound, reply: Reply) -> None:
         """A reply the channel made itself (a hint): recorded and delivered like an answer."""
@@ -291,7 +292,9 @@ class Delivery:
             while queue and not self._closing:
                 item = queue[0]
                 try:
-                    await self._answer(item)
+                    await item.recorded.wait()
+                    if item.ticket is not None and item.ticket.created:
+                        await self._answer(item)
                 finally:
                     queue.popleft()
         finally:
@@ -309,6 +312,7 @@ class Delivery:
             is_admin=self._settings.is_admin(inbound.channel, inbound.user_id),
             attachment=inbound.attachment,
         )
+        assert item.ticket is not None
         keep_lease = asyncio.create_task(self._keep_lease(item.ticket.row_id))
         working = asyncio.create_task(self._working(inbound))
         try:
@@ -340,6 +344,7 @@ class Delivery:
     async def _answered(self, item: _Queued, reply: Reply) -> None:
         """Store the rendered answer, hand it to a waiting callback, else send it now."""
         inbound, ticket = item.inbound, item.ticket
+        assert ticket is not None
         outlet = self._outlets[inbound.channel]
         rendered = outlet.render(reply, inbound.address)
         hold = inbound.hold_until or utc_now()
@@ -349,6 +354,7 @@ class Delivery:
             owner=self.owner,
             rendered=rendered,
             hold_until=hold,
+            lease_seconds=self._settings.delivery_lease_seconds,
         )
         if ticket.answered is not None and not ticket.answered.done():
             ticket.answered.set_result(rendered)

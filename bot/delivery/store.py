@@ -200,10 +200,18 @@ class OutboxStore:
     # ---- answering and sending -------------------------------------------------------------
 
     def set_ready(
-        self, row_id: int, *, owner: str, rendered: dict[str, Any], hold_until: dt.datetime
+        self,
+        row_id: int,
+        *,
+        owner: str,
+        rendered: dict[str, Any],
+        hold_until: dt.datetime,
+        lease_seconds: float = 60.0,
     ) -> bool:
-        """Store the rendered answer; not due before ``hold_until`` (a callback may take it)."""
+        """Store the rendered answer. Held (``hold_until`` ahead: a callback may take it) it is
+        released from the lease; otherwise ``owner`` keeps the lease to send it at once."""
         now = utc_now()
+        held = hold_until > now
         return (
             self._write(
                 update(_T)
@@ -212,8 +220,8 @@ class OutboxStore:
                     status=READY,
                     messages=json.dumps(rendered, ensure_ascii=False),
                     next_attempt_at=hold_until,
-                    lease_owner=None,
-                    lease_until=None,
+                    lease_owner=None if held else owner,
+                    lease_until=None if held else now + dt.timedelta(seconds=lease_seconds),
                     updated_at=now,
                 )
             )

@@ -17,7 +17,6 @@ from pathlib import Path
 
 import httpx
 import pytest
-from sqlalchemy.engine import Engine
 from starlette.applications import Starlette
 from wechatpy.enterprise.crypto import WeChatCrypto
 
@@ -35,12 +34,12 @@ ADMIN = "zhangsan"
 HINTS = load_config()["hints"]
 
 
-def VECTOR_CLOCK() -> float:  # noqa: N802  (a constant-like clock)
+def VECTOR_CLOCK() -> float:
     """The time Tencent's sample message vector was made: its timestamp is inside the window."""
     return float(V.MESSAGE_TIMESTAMP)
 
 
-def ECHO_CLOCK() -> float:  # noqa: N802
+def ECHO_CLOCK() -> float:
     """The time of Tencent's sample URL-verification vector."""
     return float(V.ECHO_TIMESTAMP)
 
