@@ -41,6 +41,7 @@ def make_engine(database_url: str) -> Engine:
         def _sqlite_pragmas(dbapi_connection, _record) -> None:  # type: ignore[no-untyped-def]
             cursor = dbapi_connection.cursor()
             cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute("PRAGMA busy_timeout=30000")  # wait for a writer, do not fail at once
             cursor.execute("PRAGMA foreign_keys=ON")
             cursor.close()
 
@@ -50,8 +51,8 @@ def make_engine(database_url: str) -> Engine:
 
 def create_tables(engine: Engine) -> None:
     """Create every PolicyBot table that is missing (all models register on SQLModel)."""
-    import bot.channels.wecom_store
-    import bot.models  # noqa: F401  (registers the dialogue tables)
+    import bot.delivery.store
+    import bot.models  # noqa: F401  (registers the dialogue and outbox tables)
     import retrieval.store  # (registers the corpus tables)
 
     retrieval.store.upgrade_corpus_tables(engine)

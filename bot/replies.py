@@ -59,12 +59,18 @@ def answers_reply(
     footer: list[str] = []
     if answered.remaining > 0:
         footer.append(say("answer", "more_hint", remaining=answered.remaining))
-        buttons.append(Button(say("commands", "more_button"), "/more"))
+        buttons.append(Button(say("commands", "more_button"), "/more", "more"))
     for number in range(first_number, first_number + len(answered.answers)):
-        buttons.append(Button(say("commands", "full_button", number=number), f"/full {number}"))
+        buttons.append(
+            Button(say("commands", "full_button", number=number), f"/full {number}", "full")
+        )
     if question_id is not None:
-        buttons.append(Button(say("commands", "up_button"), f"/feedback {question_id} up"))
-        buttons.append(Button(say("commands", "down_button"), f"/feedback {question_id} down"))
+        buttons.append(
+            Button(say("commands", "up_button"), f"/feedback {question_id} up", "feedback")
+        )
+        buttons.append(
+            Button(say("commands", "down_button"), f"/feedback {question_id} down", "feedback")
+        )
     return Reply(
         text=[lead, *_why(answered)],
         answers=list(answered.answers),

@@ -33,7 +33,11 @@ class Settings(BaseSettings):
     telegram_base_url: str = "https://api.telegram.org/bot"
     telegram_webhook_url: str | None = None
     telegram_webhook_secret: SecretStr | None = None
+    # who may run admin commands: `channel:user_id` pairs (like NoneBot's superusers), e.g.
+    # "telegram:4242,wecom:zhangsan"; ADMIN_IDS / WECOM_ADMIN_IDS are the older spellings
+    admins: Annotated[set[str], NoDecode] = Field(default_factory=set)
     admin_ids: Annotated[set[str], NoDecode] = Field(default_factory=set)
+    telegram_max_body_bytes: int = Field(default=1_000_000, gt=0)  # webhook bodies beyond: 413
 
     wecom_corp_id: str | None = None
     wecom_token: SecretStr | None = None
@@ -43,8 +47,19 @@ class Settings(BaseSettings):
     wecom_api_base: str = "https://qyapi.weixin.qq.com"
     wecom_admin_ids: Annotated[set[str], NoDecode] = Field(default_factory=set)
 
+    wecom_timestamp_window_seconds: float = Field(default=300.0, gt=0)  # older/newer: refused
+
     host: str = "127.0.0.1"
     port: int = 8080
+    shutdown_grace_seconds: float = Field(default=10.0, ge=0)
+
+    # delivery (bot/delivery): retries of answers the platform did not accept, queues per user
+    delivery_max_attempts: int = Field(default=8, ge=1)
+    delivery_backoff_seconds: float = Field(default=1.0, ge=0)
+    delivery_backoff_max_seconds: float = Field(default=60.0, ge=0)
+    delivery_lease_seconds: float = Field(default=60.0, gt=0)
+    delivery_poll_seconds: float = Field(default=2.0, gt=0)
+    user_queue_limit: int = Field(default=50, ge=1)
 
     context_ttl_minutes: int = Field(default=30, ge=1)
     answers_per_reply: int = Field(default=3, ge=1, le=10)
@@ -55,7 +70,16 @@ class Settings(BaseSettings):
     def max_upload_bytes(self) -> int:
         return int(self.max_upload_mb * 1024 * 1024)
 
-    _split_admin_ids = field_validator("admin_ids", "wecom_admin_ids", mode="before")(_split_ids)
+    _split_admin_ids = field_validator("admins", "admin_ids", "wecom_admin_ids", mode="before")(
+        _split_ids
+    )
+
+    def is_admin(self, channel: str, user_id: str) -> bool:
+        """Admin identity in one place: ADMINS pairs, or the older per-channel id lists."""
+        if f"{channel}:{user_id}" in self.admins:
+            return True
+        older = {"telegram": self.admin_ids, "wecom": self.wecom_admin_ids}.get(channel, set())
+        return user_id in older
 
     @property
     def telegram_enabled(self) -> bool:

@@ -14,6 +14,7 @@ from sqlalchemy import func
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
+from bot.delivery.store import failed_deliveries
 from bot.models import BotQuestion
 from bot.texts import say
 
@@ -32,6 +33,7 @@ class Stats:
     unanswered: list[tuple[str, int]] = field(default_factory=list)
     feedback_up: int = 0
     feedback_down: int = 0
+    undelivered: int = 0  # answers the platforms refused for good (outbox rows failed)
 
     @property
     def abstention_rate(self) -> float:
@@ -48,6 +50,7 @@ class Stats:
             "per_day": [{"day": day, "questions": count} for day, count in self.per_day],
             "unanswered": [{"text": text, "count": count} for text, count in self.unanswered],
             "feedback": {"up": self.feedback_up, "down": self.feedback_down},
+            "undelivered": self.undelivered,
         }
 
 
@@ -98,6 +101,7 @@ def collect_stats(
         ).all()
     counts = {str(value): int(count) for value, count in feedback}
     stats.feedback_up, stats.feedback_down = counts.get("up", 0), counts.get("down", 0)
+    stats.undelivered = failed_deliveries(engine)
     return stats
 
 
@@ -119,4 +123,6 @@ def stats_lines(stats: Stats) -> list[str]:
     if not stats.unanswered:
         lines.append(say("stats", "unanswered_none"))
     lines.append(say("stats", "feedback", up=stats.feedback_up, down=stats.feedback_down))
+    if stats.undelivered:
+        lines.append(say("stats", "undelivered", failed=stats.undelivered))
     return lines

@@ -39,12 +39,20 @@ class Incoming:
     attachment: Attachment | None = None  # a document sent to the bot (admins add it)
 
 
+ButtonKind = Literal["more", "full", "feedback", "lookup", "confirm"]
+
+
 @dataclass(frozen=True, slots=True)
 class Button:
-    """A one-tap action; pressing it sends ``command`` back as an ``Incoming`` text."""
+    """A one-tap action; pressing it sends ``command`` back as an ``Incoming`` text.
+
+    ``kind`` tells renderers what the button is for (a platform without buttons lists lookups,
+    hides votes, ...), so that they never read meaning out of the command text.
+    """
 
     label: str
     command: str
+    kind: ButtonKind = "lookup"
 
 
 @dataclass(frozen=True, slots=True)

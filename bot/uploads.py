@@ -111,8 +111,8 @@ class Uploads:
             text = say("upload", "unreadable", name=safe, reason=error.reason)
             return Reply(text=[text], kind="invalid")
         buttons = [
-            Button(say("upload", "add_button"), f"/upload add {token}"),
-            Button(say("upload", "cancel_button"), f"/upload cancel {token}"),
+            Button(say("upload", "add_button"), f"/upload add {token}", "confirm"),
+            Button(say("upload", "cancel_button"), f"/upload cancel {token}", "confirm"),
         ]
         preview = "\n".join(self._preview(safe, document))
         return Reply(text=[preview], buttons=buttons, kind="preview")
@@ -218,8 +218,8 @@ class Uploads:
         """The confirmation for taking ``document`` out of the live corpus."""
         label = f"{document.doc_number or ''}《{document.title}》（{document.source}）"
         buttons = [
-            Button(say("remove", "confirm_button"), f"/remove confirm {document.key}"),
-            Button(say("remove", "cancel_button"), "/remove cancel"),
+            Button(say("remove", "confirm_button"), f"/remove confirm {document.key}", "confirm"),
+            Button(say("remove", "cancel_button"), "/remove cancel", "confirm"),
         ]
         return Reply(text=[say("remove", "confirm", label=label)], buttons=buttons, kind="command")
 

@@ -1,10 +1,12 @@
 """``policybot serve [telegram] [wecom]``: the chat channels behind one HTTP server.
 
-One starlette app under uvicorn on HOST:PORT serves ``/healthz``, ``/telegram`` (webhook mode,
-when TELEGRAM_WEBHOOK_URL is set) and the WeCom callback routes (when WeCom is configured).
-In polling mode Telegram fetches its own updates and the server still answers ``/healthz``.
-SIGTERM or SIGINT stops everything cleanly: the server stops accepting, the bot stops
-fetching, handlers in flight finish, connections close.
+One starlette app under uvicorn on HOST:PORT serves ``/livez`` (the process runs),
+``/healthz`` (ready: the database is writable and the corpus loaded), ``/telegram`` (webhook
+mode, when TELEGRAM_WEBHOOK_URL is set) and the WeCom callback routes (when WeCom is
+configured). Every channel shares one ``bot.delivery.Delivery``: the outbox, the per-session
+queues and the courier. SIGTERM or SIGINT stops everything within SHUTDOWN_GRACE_SECONDS: the
+server stops accepting, the bot stops fetching, answers in flight get the grace period and what
+is unfinished stays in the outbox for the next start.
 """
 
 from __future__ import annotations
@@ -17,21 +19,22 @@ import logging
 import signal
 import socket
 import sys
-from collections.abc import Callable, Collection, Iterator, Sequence
+from collections.abc import Awaitable, Callable, Collection, Iterator, Sequence
 
 import uvicorn
+from sqlalchemy import text
+from sqlalchemy.engine import Engine
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import BaseRoute, Route
 
-from bot.channels import DialogueHandler
+from bot.channels import Channel, DialogueHandler
 from bot.settings import Settings, get_settings
 
 logger = logging.getLogger(__name__)
 
 CHANNELS = ("telegram", "wecom")
-_SHUTDOWN_GRACE_SECONDS = 5.0
 
 
 class _Server(uvicorn.Server):
@@ -90,13 +93,78 @@ def listening_socket(host: str, port: int) -> socket.socket:
     return sock
 
 
-def build_web_app(routes: Sequence[BaseRoute], channels: Collection[str]) -> Starlette:
-    """The one ASGI app: the channels' routes plus ``/healthz`` for load balancers."""
+def build_web_app(
+    routes: Sequence[BaseRoute],
+    channels: Collection[str],
+    *,
+    ready: Callable[[], Awaitable[dict[str, bool]]] | None = None,
+) -> Starlette:
+    """The one ASGI app: the channels' routes, ``/livez`` and ``/healthz`` (readiness)."""
+
+    async def livez(_request: Request) -> JSONResponse:
+        return JSONResponse({"status": "ok"})
 
     async def healthz(_request: Request) -> JSONResponse:
-        return JSONResponse({"status": "ok", "channels": sorted(channels)})
+        checks = await ready() if ready is not None else {}
+        ok = all(checks.values())
+        body = {"status": "ok" if ok else "unavailable", "channels": sorted(channels), **checks}
+        return JSONResponse(body, status_code=200 if ok else 503)
 
-    return Starlette(routes=[Route("/healthz", healthz, methods=["GET"]), *routes])
+    return Starlette(
+        routes=[
+            Route("/livez", livez, methods=["GET"]),
+            Route("/healthz", healthz, methods=["GET"]),
+            *routes,
+        ]
+    )
+
+
+def readiness(engine: Engine, dialogue: object) -> Callable[[], Awaitable[dict[str, bool]]]:
+    """``/healthz``'s checks: a real write to the database, and a loaded corpus."""
+
+    def database_writable() -> bool:
+        try:
+            with engine.begin() as connection:  # a write: read-only files and dead servers fail
+                connection.execute(text("UPDATE outbox SET id = id WHERE id = -1"))
+            return True
+        except Exception:
+            log_once("database not writable")
+            return False
+
+    def corpus_loaded() -> bool:
+        service = getattr(dialogue, "service", None) or getattr(dialogue, "_service", None)
+        if service is None:
+            return True  # a stand-in core (tests) has no corpus to load
+        try:
+            return bool(service.index.documents)
+        except Exception:
+            return False
+
+    async def check() -> dict[str, bool]:
+        writable, loaded = await asyncio.gather(
+            asyncio.wait_for(asyncio.to_thread(database_writable), 5),
+            asyncio.to_thread(corpus_loaded),
+            return_exceptions=True,
+        )
+        return {"database": writable is True, "corpus": loaded is True}
+
+    return check
+
+
+def log_once(message: str) -> None:
+    logger.warning("readiness: %s", message, exc_info=True)
+
+
+async def watch_corpus(dialogue: object, every: float) -> None:
+    """Check the corpus version in the background, so the first answer after a reload (and
+    an idle period) is already from the new corpus: the check starts the rebuild early."""
+    service = getattr(dialogue, "service", None) or getattr(dialogue, "_service", None)
+    if service is None or every <= 0:
+        return
+    while True:
+        await asyncio.sleep(every)
+        with contextlib.suppress(Exception):
+            await asyncio.to_thread(lambda: service.index)
 
 
 async def serve(
@@ -107,29 +175,34 @@ async def serve(
     stop: asyncio.Event | None = None,
     sockets: list[socket.socket] | None = None,
     rate_limited: bool = True,
+    engine: Engine | None = None,
 ) -> int:
     """Run the channels until ``stop`` is set (or SIGTERM/SIGINT arrives); the exit code.
 
     ``rate_limited=False`` drops the Telegram flood limiter (benchmarks of raw capacity only).
     """
-    from bot.channels.telegram import TelegramChannel
+    from bot.delivery import Delivery
 
     stop = stop or asyncio.Event()
-    telegram = (
-        TelegramChannel(dialogue, settings, rate_limited=rate_limited)
-        if "telegram" in channels
-        else None
-    )
-    routes: list[BaseRoute] = []
-    if telegram is not None and telegram.webhook_url:
-        routes.extend(telegram.routes())
-    wecom = None
+    grace = settings.shutdown_grace_seconds
+    if engine is None:
+        from bot.db import make_engine
+
+        engine = make_engine(settings.database_url)
+    delivery = Delivery(dialogue, engine, settings)
+    running: list[Channel] = []
+    if "telegram" in channels:
+        from bot.channels.telegram import TelegramChannel
+
+        running.append(
+            TelegramChannel(dialogue, settings, delivery=delivery, rate_limited=rate_limited)
+        )
     if "wecom" in channels:
         from bot.channels.wecom import WeComChannel  # only when WeCom is configured
 
-        wecom = WeComChannel(dialogue, settings)
-        routes.extend(wecom.routes)
-    app = build_web_app(routes, channels)
+        running.append(WeComChannel(dialogue, settings, delivery=delivery))
+    routes = [route for channel in running for route in channel.routes]
+    app = build_web_app(routes, channels, ready=readiness(engine, dialogue))
     server = _Server(
         uvicorn.Config(
             app,
@@ -138,7 +211,7 @@ async def serve(
             lifespan="off",
             log_level="warning",
             access_log=False,
-            timeout_graceful_shutdown=_SHUTDOWN_GRACE_SECONDS,
+            timeout_graceful_shutdown=grace,
         )
     )
     if sockets is None:
@@ -153,15 +226,17 @@ async def serve(
             return 1
     restore = _stop_on_signals(stop)
     server_task = asyncio.create_task(server.serve(sockets))
+    watcher = asyncio.create_task(watch_corpus(dialogue, settings.corpus_check_seconds))
+    started: list[Channel] = []
     try:
         while not server.started:  # listening before Telegram is told where to deliver
             if server_task.done():
                 return _server_failed(server_task, settings)
             await asyncio.sleep(0.02)
-        if telegram is not None:
-            await telegram.start()
-        if wecom is not None:
-            await wecom.startup()
+        await delivery.start()
+        for channel in running:
+            await channel.start()
+            started.append(channel)
         logger.info("serving %s on %s:%s", ", ".join(channels), settings.host, settings.port)
         stop_task = asyncio.create_task(stop.wait())
         await asyncio.wait({server_task, stop_task}, return_when=asyncio.FIRST_COMPLETED)
@@ -170,13 +245,17 @@ async def serve(
             return _server_failed(server_task, settings)
         return 0
     finally:
+        # every step bounded: the whole shutdown stays within the grace period (plus a little)
         server.should_exit = True
+        watcher.cancel()
+        await delivery.stop(grace)
+        for channel in reversed(started):
+            with contextlib.suppress(Exception, asyncio.CancelledError):
+                await asyncio.wait_for(channel.stop(), 5)
         with contextlib.suppress(Exception, asyncio.CancelledError):
-            await asyncio.wait_for(server_task, _SHUTDOWN_GRACE_SECONDS + 1)
-        if telegram is not None:
-            await telegram.stop()
-        if wecom is not None:  # answers still under way reach their users
-            await wecom.shutdown()
+            await asyncio.wait_for(server_task, 2)
+        if not server_task.done():
+            server_task.cancel()
         restore()
 
 
@@ -222,7 +301,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
     if settings.telegram_bot_token is not None:
         from bot.channels.telegram import protect_token_in_logs
 
-        protect_token_in_logs(settings.telegram_bot_token.get_secret_value().strip())
+        protect_token_in_logs(
+            settings.telegram_bot_token.get_secret_value().strip(), quiet_httpx=True
+        )
     from bot.app import build_dialogue
 
     dialogue = build_dialogue(settings)

@@ -1,15 +1,16 @@
-"""The Telegram channel: python-telegram-bot v22 in front of the dialogue core.
+"""The Telegram channel: python-telegram-bot v22 translating to and from the dialogue core.
 
-Every message, command and button press becomes an ``Incoming`` for the core; every ``Reply``
-is rendered as Telegram HTML (``telegram_render``) with its buttons as an inline keyboard. The
-channel decides nothing about answers: it only translates, keeps one user from flooding, keeps
-callback data within Telegram's 64 bytes, and answers in groups only when addressed.
+Every message, command and button press becomes an ``Inbound`` for ``bot.delivery`` (which
+records it, queues it per session, answers it and sends the answer until Telegram accepts it);
+every ``Reply`` is rendered as Telegram HTML (``telegram_render``) with its buttons as an inline
+keyboard. The channel keeps callback data within Telegram's 64 bytes, answers in groups only when
+addressed, and maps Bot API errors to retryable or not.
 
 Usage (what ``policybot serve telegram`` does)::
 
-    channel = TelegramChannel(dialogue, settings)
+    channel = TelegramChannel(dialogue, settings, delivery=delivery)
     await channel.start()   # polling, or setWebhook when TELEGRAM_WEBHOOK_URL is set
-    ...                     # webhook mode: mount channel.routes() in a starlette app
+    ...                     # webhook mode: mount channel.routes in a starlette app
     await channel.stop()
 """
 
@@ -17,16 +18,17 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import datetime as dt
 import hashlib
 import hmac
+import json
 import logging
 import re
-import time
 import tomllib
 import unicodedata
-import weakref
+import warnings
 from collections import OrderedDict
-from collections.abc import Callable, Coroutine, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from json import JSONDecodeError
 from pathlib import Path
@@ -48,7 +50,7 @@ from telegram import (
     User,
 )
 from telegram.constants import ChatAction, ChatType, ParseMode
-from telegram.error import NetworkError, TelegramError, TimedOut
+from telegram.error import NetworkError, RetryAfter, TelegramError, TimedOut
 from telegram.ext import (
     AIORateLimiter,
     Application,
@@ -62,6 +64,7 @@ from telegram.request import HTTPXRequest
 
 from bot.channels import DialogueHandler
 from bot.channels.telegram_render import render_reply
+from bot.delivery import Delivery, DeliveryError, Inbound
 from bot.settings import Settings
 from bot.types import Attachment, Button, Incoming, Reply
 
@@ -73,6 +76,7 @@ SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
 ALLOWED_UPDATES = ["message", "edited_message", "callback_query"]
 CALLBACK_DATA_BYTES = 64  # Telegram's limit on InlineKeyboardButton.callback_data
 _KEY_PREFIX = "#"  # commands start with "/", so a key can never be mistaken for one
+_FEEDBACK_PREFIX = "!"  # a feedback button: answered with a toast, not a message
 _GROUP_CHATS = {ChatType.GROUP, ChatType.SUPERGROUP}
 _MEDIA = (
     filters.Sticker.ALL
@@ -94,16 +98,12 @@ class TelegramConfig:
 
     commands: dict[str, str]
     texts: dict[str, str]
-    throttle_burst: int
-    throttle_refill_seconds: float
-    throttle_max_users: int
     callback_max_keys: int
     keyboard_max_per_row: int
     keyboard_max_row_width: int
     message_chars: int
     overall_per_second: float
     group_per_minute: float
-    retry_after_retries: int
     network_retries: int
     network_retry_seconds: float
     typing_after_seconds: float
@@ -111,69 +111,20 @@ class TelegramConfig:
     @classmethod
     def load(cls, path: Path = DATA_FILE) -> TelegramConfig:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
-        throttle, keyboard, limits = data["throttle"], data["keyboard"], data["limits"]
+        keyboard, limits = data["keyboard"], data["limits"]
         return cls(
             commands=dict(data["commands"]),
             texts=dict(data["texts"]),
-            throttle_burst=int(throttle["burst"]),
-            throttle_refill_seconds=float(throttle["refill_seconds"]),
-            throttle_max_users=int(throttle["max_users"]),
             callback_max_keys=int(data["callbacks"]["max_keys"]),
             keyboard_max_per_row=int(keyboard["max_per_row"]),
             keyboard_max_row_width=int(keyboard["max_row_width"]),
             message_chars=int(limits["message_chars"]),
             overall_per_second=float(limits["overall_per_second"]),
             group_per_minute=float(limits["group_per_minute"]),
-            retry_after_retries=int(limits["retry_after_retries"]),
             network_retries=int(limits["network_retries"]),
             network_retry_seconds=float(limits["network_retry_seconds"]),
             typing_after_seconds=float(limits["typing_after_seconds"]),
         )
-
-
-class Throttle:
-    """Per-user token bucket, so one person flooding the bot cannot starve everyone else.
-
-    ``allow`` spends a token; when none is left the caller should refuse, and ``should_notify``
-    says whether this is the first refusal of the streak (one polite message, not one per flood
-    message). ``clock`` is injectable so that tests need no sleeping.
-    """
-
-    def __init__(
-        self,
-        *,
-        burst: int,
-        refill_seconds: float,
-        max_users: int = 10_000,
-        clock: Callable[[], float] = time.monotonic,
-    ) -> None:
-        self._burst = float(burst)
-        self._rate = 1.0 / refill_seconds if refill_seconds > 0 else float("inf")
-        self._max_users = max_users
-        self._clock = clock
-        # user -> (tokens, last refill time, already told to slow down)
-        self._buckets: OrderedDict[str, tuple[float, float, bool]] = OrderedDict()
-
-    def allow(self, user_id: str) -> bool:
-        now = self._clock()
-        tokens, last, notified = self._buckets.pop(user_id, (self._burst, now, False))
-        tokens = min(self._burst, tokens + (now - last) * self._rate)
-        allowed = tokens >= 1.0
-        if allowed:
-            tokens -= 1.0
-            notified = False
-        self._buckets[user_id] = (tokens, now, notified)
-        while len(self._buckets) > self._max_users:  # least recently seen first
-            self._buckets.popitem(last=False)
-        return allowed
-
-    def should_notify(self, user_id: str) -> bool:
-        """True once per streak of refusals: the first refused message gets the polite note."""
-        tokens, last, notified = self._buckets.get(user_id, (self._burst, self._clock(), False))
-        if notified:
-            return False
-        self._buckets[user_id] = (tokens, last, True)
-        return True
 
 
 class CallbackCodec:
@@ -203,7 +154,7 @@ class CallbackCodec:
     def decode(self, data: str | None) -> str | None:
         if not data:
             return None
-        if data.startswith("/"):
+        if data.startswith(("/", _FEEDBACK_PREFIX)):
             return data
         return self._commands.get(data)
 
@@ -230,12 +181,12 @@ def display_width(text: str) -> int:
 def layout_rows(
     buttons: Sequence[Button], *, max_per_row: int, max_row_width: int
 ) -> list[list[Button]]:
-    """Rows of buttons: one kind of action (the command word) per row, packed by width."""
+    """Rows of buttons: one kind of action per row, packed by width."""
     rows: list[list[Button]] = []
     width = 0
     kind = None
     for button in buttons:
-        button_kind = button.command.split(maxsplit=1)[0] if button.command.strip() else ""
+        button_kind = button.kind
         button_width = display_width(button.label) + 2
         if (
             not rows
@@ -288,67 +239,82 @@ class RetryingRequest(HTTPXRequest):
         raise AssertionError("unreachable")  # the loop always returns or raises
 
 
-class TokenRedactingFilter(logging.Filter):
-    """Replaces the bot token in log records: Bot API URLs carry it in their path."""
+class SecretRedactingFilter(logging.Filter):
+    """Replaces secrets (the bot token, the webhook secret) in log records of any level.
 
-    def __init__(self, secret: str) -> None:
+    Bot API URLs carry the token in their path; PTB logs setWebhook's parameters (the secret
+    token among them) at DEBUG.
+    """
+
+    def __init__(self, secrets: dict[str, str]) -> None:
         super().__init__()
-        self._secret = secret
+        self._secrets = {secret: name for secret, name in secrets.items() if secret}
 
     def filter(self, record: logging.LogRecord) -> bool:
         message = record.getMessage()
-        if self._secret and self._secret in message:
-            record.msg = message.replace(self._secret, "<TELEGRAM_BOT_TOKEN>")
-            record.args = None
+        if any(secret in message for secret in self._secrets):
+            for secret, name in self._secrets.items():
+                message = message.replace(secret, f"<{name}>")
+            record.msg, record.args = message, None
         return True
 
 
-def protect_token_in_logs(token: str) -> None:
-    """Silence httpx's per-request INFO lines (URLs with the token) and redact it elsewhere."""
-    for name in ("httpx", "httpcore"):
-        logging.getLogger(name).setLevel(logging.WARNING)
-    redactor = TokenRedactingFilter(token)
+TokenRedactingFilter = SecretRedactingFilter  # the older name
+_SECRET_LOGGERS = ("telegram", "telegram.Bot", "telegram.ext", "telegram.ext.Updater")
+
+
+def protect_token_in_logs(
+    token: str, webhook_secret: str | None = None, *, quiet_httpx: bool = False
+) -> None:
+    """Redact the secrets in every log line, DEBUG included (``serve`` also quiets httpx)."""
+    if quiet_httpx:
+        for name in ("httpx", "httpcore"):
+            logging.getLogger(name).setLevel(logging.WARNING)
+    redactor = SecretRedactingFilter(
+        {token: "TELEGRAM_BOT_TOKEN", webhook_secret or "": "TELEGRAM_WEBHOOK_SECRET"}
+    )
     for handler in logging.getLogger().handlers:
         handler.addFilter(redactor)
+    for name in (*_SECRET_LOGGERS, "httpx", "httpcore", __name__):
+        logging.getLogger(name).addFilter(redactor)
 
 
 class TelegramChannel:
-    """One bot: the PTB ``Application``, its handlers, and the translation to and from the core."""
+    """One bot: PTB's ``Application``, its handlers, and the translation to and from the core."""
+
+    name = "telegram"
 
     def __init__(
         self,
         dialogue: DialogueHandler,
         settings: Settings,
         *,
+        delivery: Delivery | None = None,
         config: TelegramConfig | None = None,
-        clock: Callable[[], float] = time.monotonic,
         rate_limited: bool = True,
         poll_timeout: int = 10,
     ) -> None:
         if not settings.telegram_enabled or settings.telegram_bot_token is None:
             raise ValueError("TELEGRAM_BOT_TOKEN is not set")
-        self._dialogue = dialogue
         self._settings = settings
         self._config = config or TelegramConfig.load()
         self._token = settings.telegram_bot_token.get_secret_value().strip()
-        self._throttle = Throttle(
-            burst=self._config.throttle_burst,
-            refill_seconds=self._config.throttle_refill_seconds,
-            max_users=self._config.throttle_max_users,
-            clock=clock,
-        )
+        self._owns_delivery = delivery is None
+        if delivery is None:
+            from bot.db import make_engine
+
+            delivery = Delivery(dialogue, make_engine(settings.database_url), settings)
+        self.delivery = delivery
         self._codec = CallbackCodec(self._config.callback_max_keys)
-        self._session_locks: weakref.WeakValueDictionary[str, asyncio.Lock] = (
-            weakref.WeakValueDictionary()
-        )
-        self._background: set[asyncio.Task[Any]] = set()
         self._poll_timeout = poll_timeout
         self.webhook_url = settings.telegram_webhook_url or None
         secret = settings.telegram_webhook_secret
         self.webhook_secret = (
             secret.get_secret_value() if secret else derived_webhook_secret(self._token)
         )
+        protect_token_in_logs(self._token, self.webhook_secret)
         self.application = self._build_application(rate_limited=rate_limited)
+        delivery.register(self)
 
     # ----------------------------------------------------------------- wiring
     def _build_application(self, *, rate_limited: bool) -> Application:
@@ -374,18 +340,18 @@ class TelegramChannel:
             .get_updates_request(
                 RetryingRequest(**retry, connection_pool_size=2, connect_timeout=5.0)
             )
-            .concurrent_updates(True)  # one slow question must not hold up everyone else
+            .concurrent_updates(True)  # handlers only translate; bot.delivery keeps the order
         )
-        if rate_limited:
+        if rate_limited:  # RetryAfter is not retried here: the outbox retries it, durably
             builder = builder.rate_limiter(
                 AIORateLimiter(
                     overall_max_rate=config.overall_per_second,
                     group_max_rate=config.group_per_minute,
-                    max_retries=config.retry_after_retries,  # PTB's default 0 ignores RetryAfter
+                    max_retries=0,
                 )
             )
         if self.webhook_url:
-            builder = builder.updater(None)  # updates arrive through routes(), not getUpdates
+            builder = builder.updater(None)  # updates arrive through routes, not getUpdates
         application = builder.build()
         messages = filters.UpdateType.MESSAGES
         application.add_handler(CallbackQueryHandler(self._on_button))
@@ -398,6 +364,8 @@ class TelegramChannel:
         """Connect (getMe), publish the command menu, then poll or register the webhook."""
         await self.application.initialize()
         await self._publish_commands()
+        if self._owns_delivery:
+            await self.delivery.start()
         await self.application.start()
         if self.webhook_url:
             await self.application.bot.set_webhook(
@@ -413,15 +381,19 @@ class TelegramChannel:
             logger.info("Telegram: polling as @%s", self.application.bot.username)
 
     async def stop(self) -> None:
-        """Stop fetching, let handlers in flight finish, close connections."""
+        """Stop fetching, finish answers within the grace period (the rest stays queued)."""
+        bound = self._settings.shutdown_grace_seconds + 5
         updater = self.application.updater
-        if updater is not None and updater.running:
-            await updater.stop()
-        if self.application.running:
-            await self.application.stop()
-        for task in list(self._background):
-            task.cancel()
-        await self.application.shutdown()
+        with contextlib.suppress(Exception):
+            if updater is not None and updater.running:
+                await asyncio.wait_for(updater.stop(), bound)
+        if self._owns_delivery:
+            await self.delivery.stop()
+        with contextlib.suppress(Exception):
+            if self.application.running:
+                await asyncio.wait_for(self.application.stop(), bound)
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(self.application.shutdown(), bound)
 
     async def _publish_commands(self) -> None:
         commands = [BotCommand(name, text) for name, text in self._config.commands.items()]
@@ -430,17 +402,29 @@ class TelegramChannel:
         except TelegramError as error:  # a missing menu is no reason not to answer people
             logger.warning("Telegram: could not set the command menu: %s", error)
 
+    @property
     def routes(self) -> list[Route]:
-        """The webhook endpoint, for the one starlette app ``policybot serve`` runs."""
+        """The webhook endpoint (webhook mode only), for the one app ``policybot serve`` runs."""
+        if not self.webhook_url:
+            return []
         return [Route(WEBHOOK_PATH, self._webhook, methods=["POST"])]
 
     async def _webhook(self, request: Request) -> Response:
-        """Check the secret header, then queue the update (PTB's custom-webhook pattern)."""
+        """Check the secret header and the size, then queue the update (PTB's custom webhook)."""
         given = request.headers.get(SECRET_HEADER, "")
         if not hmac.compare_digest(given.encode("utf-8"), self.webhook_secret.encode("utf-8")):
             return Response("forbidden", status_code=403)
+        limit = self._settings.telegram_max_body_bytes
+        declared = request.headers.get("content-length", "")
+        if declared.isdigit() and int(declared) > limit:
+            return Response("update too large", status_code=413)
+        body = bytearray()
+        async for chunk in request.stream():
+            body += chunk
+            if len(body) > limit:
+                return Response("update too large", status_code=413)
         try:
-            payload = await request.json()
+            payload = json.loads(body)
             if not isinstance(payload, dict):
                 raise ValueError("an update is a JSON object")
             update = Update.de_json(payload, self.application.bot)
@@ -451,31 +435,27 @@ class TelegramChannel:
 
     # --------------------------------------------------------------- handlers
     async def _on_text(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-        """A message or command (new or edited): through the core, answer in HTML."""
+        """A message or command (new or edited): recorded, answered in turn."""
         message, user, chat = update.effective_message, update.effective_user, update.effective_chat
         if message is None or user is None or chat is None or message.text is None:
             return
         text = self._addressed_text(message, chat)
-        if text is None or not await self._admit(user, chat):
-            return
-        reply = await self._ask(chat, user, text)
-        await self._send(chat, reply, reply_to=message)
+        if text is not None:
+            await self.delivery.submit(self._inbound(chat, user, text, reply_to=message))
 
     async def _on_media(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-        """Stickers, photos, voice, files: a short hint that only text is understood."""
+        """Files go to the core (an admin's is previewed for adding); other media get a hint."""
         message, user, chat = update.effective_message, update.effective_user, update.effective_chat
         if message is None or user is None or chat is None:
             return
         if chat.type in _GROUP_CHATS and not self._replies_to_bot(message):
             return
-        if not await self._admit(user, chat):
+        inbound = self._inbound(chat, user, message.caption or "", reply_to=message)
+        inbound.attachment = document_attachment(message)
+        if inbound.attachment is not None:
+            await self.delivery.submit(inbound)
             return
-        attachment = document_attachment(message)
-        if attachment is not None:  # the core decides: an admin's file is previewed for adding
-            reply = await self._ask(chat, user, message.caption or "", attachment=attachment)
-            await self._send(chat, reply, reply_to=message)
-            return
-        await self._send_text(chat, self._config.texts["media_hint"], reply_to=message)
+        await self.delivery.say(inbound, Reply(text=[self._config.texts["media_hint"]]))
 
     async def _on_button(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         """A button press: its command goes through the core like typed text."""
@@ -484,28 +464,24 @@ class TelegramChannel:
             return
         message = query.message
         command = self._codec.decode(query.data)
-        if command is None:
-            expired = self._config.texts["button_expired"]
-            await query.answer(text=expired)
-            if message is not None:
-                await self._send_text(message.chat, expired)
-            return
         if message is None:  # a button on an inline-mode message: nowhere to reply
             await query.answer()
             return
-        user_key = str(query.from_user.id)
-        if not self._throttle.allow(user_key):
-            await query.answer(text=self._config.texts["throttled"])
+        inbound = self._inbound(message.chat, query.from_user, command or "")
+        if command is None:
+            expired = self._config.texts["button_expired"]
+            await query.answer(text=expired)
+            await self.delivery.say(inbound, Reply(text=[expired]))
             return
-        if command.startswith("/feedback"):
-            reply = await self._ask(message.chat, query.from_user, command)
+        if command.startswith(_FEEDBACK_PREFIX):  # a vote: a toast, and the row goes away
+            inbound.text = command[len(_FEEDBACK_PREFIX) :]
+            reply = await self.delivery.ask(self._incoming(inbound))
             note = reply.plain_text().strip() or self._config.texts["feedback_fallback"]
             await query.answer(text=note[:200])
             await self._drop_pressed_row(message, query.data)
             return
         await query.answer()  # stop the spinner before the (possibly slow) answer
-        reply = await self._ask(message.chat, query.from_user, command)
-        await self._send(message.chat, reply)
+        await self.delivery.submit(inbound)
 
     async def _on_error(self, update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
         """Log the failure for operators; tell the person briefly, never with the stack."""
@@ -517,9 +493,33 @@ class TelegramChannel:
                 await update.callback_query.answer()
         if update.effective_chat is not None:
             with contextlib.suppress(TelegramError):
-                await self._send_text(update.effective_chat, self._config.texts["error"])
+                await self.application.bot.send_message(
+                    update.effective_chat.id, self._config.texts["error"]
+                )
 
-    # ---------------------------------------------------------------- helpers
+    # ---------------------------------------------------------------- translation
+    def _inbound(
+        self, chat: Chat, user: User, text: str, *, reply_to: Message | None = None
+    ) -> Inbound:
+        group = chat.type in _GROUP_CHATS
+        quote = reply_to.message_id if group and reply_to is not None else None
+        return Inbound(
+            channel=self.name,
+            user_id=str(user.id),
+            session_id=f"{chat.id}:{user.id}" if group else str(chat.id),
+            text=text,
+            address={"chat_id": chat.id, "reply_to": quote},
+        )
+
+    def _incoming(self, inbound: Inbound) -> Incoming:
+        return Incoming(
+            channel=inbound.channel,
+            user_id=inbound.user_id,
+            session_id=inbound.session_id,
+            text=inbound.text,
+            is_admin=self._settings.is_admin(inbound.channel, inbound.user_id),
+        )
+
     def _addressed_text(self, message: Message, chat: Chat) -> str | None:
         """The text meant for the bot, or ``None`` when it is not addressed to it.
 
@@ -550,88 +550,57 @@ class TelegramChannel:
             replied and replied.from_user and replied.from_user.id == self.application.bot.id
         )
 
-    async def _admit(self, user: User, chat: Chat) -> bool:
-        """Spend one of the user's tokens; on the first refusal say politely to slow down."""
-        user_key = str(user.id)
-        if self._throttle.allow(user_key):
-            return True
-        if self._throttle.should_notify(user_key):
-            await self._send_text(chat, self._config.texts["throttled"])
-        return False
-
-    async def _ask(
-        self, chat: Chat, user: User, text: str, *, attachment: Attachment | None = None
-    ) -> Reply:
-        """The core's reply; one session at a time, other sessions run alongside."""
-        session_id = str(chat.id) if chat.type not in _GROUP_CHATS else f"{chat.id}:{user.id}"
-        incoming = Incoming(
-            channel="telegram",
-            user_id=str(user.id),
-            session_id=session_id,
-            text=text,
-            is_admin=str(user.id) in self._settings.admin_ids,
-            attachment=attachment,
-        )
-        lock = self._session_locks.get(session_id)
-        if lock is None:
-            lock = asyncio.Lock()
-            self._session_locks[session_id] = lock
-        async with lock:
-            typing = self._in_background(self._typing_soon(chat.id))
-            try:
-                return await self._dialogue.handle(incoming)
-            finally:
-                typing.cancel()
-
-    async def _typing_soon(self, chat_id: int) -> None:
-        """Show "typing…" only when an answer takes long enough for a person to notice."""
-        await asyncio.sleep(self._config.typing_after_seconds)
-        await self.application.bot.send_chat_action(chat_id, ChatAction.TYPING)
-
-    async def _send(self, chat: Chat, reply: Reply, *, reply_to: Message | None = None) -> None:
-        """The reply as one or more HTML messages; the keyboard goes under the last one."""
+    # ---------------------------------------------------------------- the outlet
+    def render(self, reply: Reply, address: dict[str, Any]) -> dict[str, Any]:
+        """HTML messages; the keyboard under the last one, the quote on the first."""
         parts = render_reply(reply, self._config.message_chars)
         keyboard = self.keyboard(reply.buttons)
-        for index, part in enumerate(parts):
-            last = index == len(parts) - 1
-            await self._send_html(
-                chat,
-                part,
-                keyboard=keyboard if last else None,
-                reply_to=reply_to if index == 0 else None,
+        markup = keyboard.to_dict() if keyboard is not None else None
+        messages = [
+            {
+                "html": part,
+                "keyboard": markup if index == len(parts) - 1 else None,
+                "reply_to": address.get("reply_to") if index == 0 else None,
+            }
+            for index, part in enumerate(parts)
+        ]
+        return {"messages": messages}
+
+    async def deliver(self, address: dict[str, Any], message: dict[str, Any]) -> None:
+        """sendMessage; network errors, 5xx and 429 are retryable, other refusals are final."""
+        quote = message.get("reply_to")
+        keyboard = message.get("keyboard")
+        try:
+            await self.application.bot.send_message(
+                address["chat_id"],
+                message["html"],
+                parse_mode=ParseMode.HTML,
+                reply_markup=InlineKeyboardMarkup.de_json(keyboard, None) if keyboard else None,
+                reply_parameters=(
+                    ReplyParameters(quote, allow_sending_without_reply=True) if quote else None
+                ),
+                link_preview_options=LinkPreviewOptions(is_disabled=True),
             )
+        except RetryAfter as error:
+            with warnings.catch_warnings():  # PTB 22.2 warns that it becomes a timedelta later
+                warnings.simplefilter("ignore")
+                retry_after = error.retry_after
+            seconds = (
+                retry_after.total_seconds()
+                if isinstance(retry_after, dt.timedelta)
+                else float(retry_after)
+            )
+            raise DeliveryError(str(error), retryable=True, retry_after=seconds) from None
+        except (NetworkError, TimedOut) as error:  # PTB reports 5xx as NetworkError
+            raise DeliveryError(str(error), retryable=True) from None
+        except TelegramError as error:  # blocked, chat gone, bad request: retrying won't help
+            raise DeliveryError(str(error), retryable=False) from None
 
-    async def _send_text(self, chat: Chat, text: str, *, reply_to: Message | None = None) -> None:
-        await self.application.bot.send_message(
-            chat.id,
-            text,
-            reply_parameters=self._quote(chat, reply_to),
-            link_preview_options=LinkPreviewOptions(is_disabled=True),
-        )
-
-    async def _send_html(
-        self,
-        chat: Chat,
-        html_text: str,
-        *,
-        keyboard: InlineKeyboardMarkup | None,
-        reply_to: Message | None,
-    ) -> None:
-        await self.application.bot.send_message(
-            chat.id,
-            html_text,
-            parse_mode=ParseMode.HTML,
-            reply_markup=keyboard,
-            reply_parameters=self._quote(chat, reply_to),
-            link_preview_options=LinkPreviewOptions(is_disabled=True),
-        )
-
-    @staticmethod
-    def _quote(chat: Chat, message: Message | None) -> ReplyParameters | None:
-        """In groups, answer as a reply so that it is clear whom the bot is answering."""
-        if message is None or chat.type not in _GROUP_CHATS:
-            return None
-        return ReplyParameters(message.message_id, allow_sending_without_reply=True)
+    async def working(self, address: dict[str, Any]) -> None:
+        """Show "typing…" only when an answer takes long enough for a person to notice."""
+        await asyncio.sleep(self._config.typing_after_seconds)
+        with contextlib.suppress(TelegramError):
+            await self.application.bot.send_chat_action(address["chat_id"], ChatAction.TYPING)
 
     def keyboard(self, buttons: Sequence[Button]) -> InlineKeyboardMarkup | None:
         """The reply's buttons as an inline keyboard, each carrying its (encoded) command."""
@@ -645,7 +614,10 @@ class TelegramChannel:
         return InlineKeyboardMarkup([[self._button(button) for button in row] for row in rows])
 
     def _button(self, button: Button) -> InlineKeyboardButton:
-        return InlineKeyboardButton(button.label, callback_data=self._codec.encode(button.command))
+        command = button.command
+        if button.kind == "feedback":
+            command = _FEEDBACK_PREFIX + command
+        return InlineKeyboardButton(button.label, callback_data=self._codec.encode(command))
 
     async def _drop_pressed_row(self, message: object, data: str | None) -> None:
         """After a vote, remove the 👍/👎 row from the message so that it reads as done."""
@@ -658,18 +630,3 @@ class TelegramChannel:
         ]
         with contextlib.suppress(TelegramError):
             await message.edit_reply_markup(InlineKeyboardMarkup(rows) if rows else None)
-
-    def _in_background(self, coroutine: Coroutine[Any, Any, Any]) -> asyncio.Task[None]:
-        """Fire and forget (typing indicator): failures are only logged, never shown."""
-
-        async def guarded() -> None:
-            try:
-                await coroutine
-            except TelegramError as error:
-                logger.debug("Telegram: background call failed: %s", error)
-
-        task = asyncio.get_running_loop().create_task(guarded())
-        self._background.add(task)
-        task.add_done_callback(self._background.discard)
-        task.add_done_callback(lambda _task: coroutine.close())  # cancelled before it started
-        return task

@@ -3,19 +3,15 @@
 ``GET /wecom`` answers WeCom's URL verification (signature checked, echostr decrypted);
 ``POST /wecom`` takes encrypted XML messages. Crypto and XML are wechatpy's
 (``WeChatCrypto``, ``parse_message``, ``TextReply``). A wrong signature or receive id gets 403
-and no processing; malformed input 400; oversized bodies 413; never a traceback.
+and no processing; a timestamp outside ``WECOM_TIMESTAMP_WINDOW_SECONDS`` (a replayed capture)
+403; malformed input 400; oversized bodies 413; never a traceback.
 
-WeCom waits 5 seconds for the callback, then retries up to three times, and only HTTP 200
-counts. Every message is therefore claimed once in the ``wecom_delivery`` table (key: MsgId;
-for events FromUserName + CreateTime + Event) and its outcome kept there, so a retry - even one
-landing on another process - gets the same passive reply, or an empty 200 when the answer went
-out through message/send, and never a second answer. The choice between the two is one
-conditional UPDATE (pending -> answered, or pending -> deferred): whichever happens first wins.
-
-Wiring (``policybot serve``)::
-
-    channel = WeComChannel(dialogue, settings)
-    app = Starlette(routes=[*channel.routes, ...], lifespan=...)  # startup()/shutdown()
+WeCom waits 5 seconds for the callback, then retries up to three times. Each message is recorded
+in the outbox (``bot.delivery``) under (user, MsgId), so a retry - even on another process -
+never gets a second answer, and another user's reused MsgId is a different message. The 5 s
+budget starts when the request arrives: if the answer (or even recording the message, when the
+database is slow) is not ready by then, the callback answers an empty 200 and the answer goes
+out through message/send, retried until WeCom accepts it.
 """
 
 from __future__ import annotations
@@ -26,7 +22,7 @@ import datetime as dt
 import logging
 import struct
 import time
-from collections.abc import Awaitable
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 from xml.parsers.expat import ExpatError
@@ -45,18 +41,11 @@ from wechatpy.exceptions import InvalidSignatureException
 from bot.channels import DialogueHandler
 from bot.channels.wecom_api import WeComApi, WeComApiError
 from bot.channels.wecom_render import ActiveMessage, WeComRenderer, load_config
-from bot.channels.wecom_store import (
-    ANSWERED,
-    DEFERRED,
-    FAILED,
-    PENDING,
-    SENT,
-    Delivery,
-    DeliveryStore,
-    WeComDelivery,
-)
+from bot.delivery import Delivery, DeliveryError
+from bot.delivery import Inbound as Submitted
+from bot.delivery.store import utc_now
 from bot.settings import Settings
-from bot.types import Attachment, Incoming, Reply
+from bot.types import Attachment, Reply
 
 log = logging.getLogger(__name__)
 
@@ -71,7 +60,10 @@ _UNREADABLE = (
     struct.error,
     ExpatError,
 )
-_POLL_SECONDS = 0.05  # how often a retry on another process looks at the delivery row
+# WeCom errcodes worth another try: system busy, frequency limits, HTTP/network failures (-1)
+RETRYABLE_ERRCODES = frozenset({-1, 45009, 45011, 45033, 45047})
+# without message/send, an answer waits this long for a retried callback to carry it
+_HOLD_FOR_RETRIES = 60.0
 
 
 # ---- callback parsing -----------------------------------------------------------------------
@@ -110,25 +102,28 @@ def _required(request: Request, *names: str) -> list[str]:
 
 
 class WeComChannel:
-    """The WeCom callback: routes for ``policybot serve`` plus startup/shutdown hooks."""
+    """The WeCom callback and message/send, translating to and from ``bot.delivery``."""
+
+    name = CHANNEL
 
     def __init__(
         self,
         dialogue: DialogueHandler,
         settings: Settings,
         *,
+        delivery: Delivery | None = None,
         engine: Engine | None = None,
         api: WeComApi | None = None,
         renderer: WeComRenderer | None = None,
         reply_budget_seconds: float | None = None,
         config: dict[str, Any] | None = None,
+        clock: Callable[[], float] = time.time,
     ) -> None:
         if not settings.wecom_enabled:
             raise ValueError("WeCom needs WECOM_CORP_ID, WECOM_TOKEN and WECOM_AES_KEY")
         config = config or load_config()
-        delivery = config["delivery"]
+        limits = config["delivery"]
         self._config = config
-        self._dialogue = dialogue
         self._settings = settings
         self._corp_id = str(settings.wecom_corp_id)
         token, aes_key = settings.wecom_token, settings.wecom_aes_key
@@ -140,29 +135,27 @@ class WeComChannel:
             )
         except (ValueError, AssertionError):
             raise ValueError("WECOM_AES_KEY must be the 43-character EncodingAESKey") from None
-        self._owns_engine = engine is None
-        if engine is None:
-            from bot.db import make_engine
+        self._owns_delivery = delivery is None
+        self._engine: Engine | None = None
+        if delivery is None:
+            if engine is None:
+                from bot.db import make_engine
 
-            engine = make_engine(settings.database_url)
-        self._store = DeliveryStore(engine)
-        self._store.create_table()
+                engine = self._engine = make_engine(settings.database_url)
+            delivery = Delivery(dialogue, engine, settings)
+        self.delivery = delivery
         self._api = api if api is not None else _api_from_settings(settings)
         self._renderer = renderer or WeComRenderer(config)
         self._budget = float(
-            delivery["reply_budget_seconds"]
-            if reply_budget_seconds is None
-            else reply_budget_seconds
+            limits["reply_budget_seconds"] if reply_budget_seconds is None else reply_budget_seconds
         )
-        self._wait_without_api = float(delivery["wait_without_api_seconds"])
-        self._max_body = int(delivery["max_body_bytes"])
-        self._retention = dt.timedelta(hours=float(delivery["retention_hours"]))
-        self._cleanup_interval = float(delivery["cleanup_interval_seconds"])
-        self._last_cleanup = -float("inf")
-        self._answered: dict[str, asyncio.Event] = {}  # key -> set when its answer is settled
-        self._tasks: set[asyncio.Task[None]] = set()
+        self._wait_without_api = float(limits["wait_without_api_seconds"])
+        self._max_body = int(limits["max_body_bytes"])
+        self._clock = clock
+        self._recording: set[asyncio.Task[Any]] = set()  # submits that outlived their callback
+        delivery.register(self)
 
-    # ---- wiring ------------------------------------------------------------------------------
+    # ---- lifecycle ---------------------------------------------------------------------------
 
     @property
     def routes(self) -> list[Route]:
@@ -171,25 +164,21 @@ class WeComChannel:
             Route("/wecom", self.receive, methods=["POST"]),
         ]
 
-    async def startup(self) -> None:
-        """Forget old deliveries; the table itself is created at construction."""
-        await self._purge()
+    async def start(self) -> None:
+        if self._owns_delivery:
+            await self.delivery.start()
 
-    async def shutdown(self, *, grace_seconds: float = 10.0) -> None:
-        """Let answers under way reach their users (within a grace period), then close."""
-        try:
-            await asyncio.wait_for(self.drain(), grace_seconds)
-        except TimeoutError:
-            log.warning("WeCom: %d answers still under way at shutdown", len(self._tasks))
+    async def stop(self) -> None:
+        """Answers under way get the grace period; the rest stays in the outbox."""
+        if self._recording:
+            await asyncio.wait(self._recording, timeout=self._settings.shutdown_grace_seconds)
+        if self._owns_delivery:
+            await self.delivery.stop()
         if self._api is not None:
-            await self._api.aclose()
-        if self._owns_engine:
-            self._store.engine.dispose()
-
-    async def drain(self) -> None:
-        """Wait until every answer under way (including active sends) is delivered."""
-        while self._tasks:
-            await asyncio.gather(*list(self._tasks), return_exceptions=True)
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(self._api.aclose(), 5)
+        if self._engine is not None:
+            self._engine.dispose()
 
     # ---- GET: URL verification ---------------------------------------------------------------
 
@@ -207,6 +196,7 @@ class WeComChannel:
                 raise CallbackError(403, "signature or receive id does not match") from None
             except _UNREADABLE:
                 raise CallbackError(400, "echostr cannot be decrypted") from None
+            self._check_timestamp(timestamp)
         except CallbackError as error:
             log.warning("WeCom URL verification refused (%s): %s", error.status, error.reason)
             return PlainTextResponse(error.reason, status_code=error.status)
@@ -215,26 +205,70 @@ class WeComChannel:
     # ---- POST: messages ----------------------------------------------------------------------
 
     async def receive(self, request: Request) -> Response:
-        """One encrypted callback: verify, decrypt, claim, answer (passively or later)."""
-        started = time.monotonic()
+        """One encrypted callback: verify, decrypt, record, answer (passively or later)."""
+        deadline = utc_now() + dt.timedelta(seconds=self._budget)  # the 5 s rule starts now
         try:
             signature, timestamp, nonce = _required(request, "msg_signature", "timestamp", "nonce")
             body = await self._read_body(request)
             inbound = self._open(body, signature, timestamp, nonce)
+            self._check_timestamp(timestamp)  # signed, so a replayed capture cannot renew it
         except CallbackError as error:
             log.warning("WeCom callback refused (%s): %s", error.status, error.reason)
             return PlainTextResponse(error.reason, status_code=error.status)
         try:
-            self._maybe_purge()
-            text = await self._outcome(inbound, deadline=started + self._budget)
+            if inbound.text is None:  # a hint made here, or an event that needs nothing
+                if inbound.reply is None:
+                    return _EMPTY()
+                text = self._renderer.passive(inbound.reply, can_send_rest=False).text
+                return self._passive_response(inbound, text, nonce)
+            text = await self._answer_within(inbound, deadline)
             if text is None:
-                return Response(status_code=503)  # not ready, nothing can send later: retry
-            if not text:
-                return Response(content=b"", status_code=200)
-            return self._passive_response(inbound, text, nonce)
-        except Exception:  # storage down or a bug: a 500 makes WeCom retry, no traceback shown
+                return Response(status_code=503)  # nothing can send it later: WeCom retries
+            return self._passive_response(inbound, text, nonce) if text else _EMPTY()
+        except Exception:  # a bug: a 500 makes WeCom retry, no traceback shown
             log.exception("WeCom callback %s failed", inbound.key)
             return PlainTextResponse("internal error", status_code=500)
+
+    async def _answer_within(self, inbound: Inbound, deadline: dt.datetime) -> str | None:
+        """The passive text if the answer is ready in time, "" when it is sent later."""
+        can_send = self._api is not None
+        if not can_send:  # nobody can send later: hold the answer for WeCom's retries
+            deadline = utc_now() + dt.timedelta(seconds=self._wait_without_api)
+        submitted = Submitted(
+            channel=CHANNEL,
+            user_id=inbound.user_id,
+            session_id=f"{CHANNEL}:{inbound.user_id}",
+            text=inbound.text or "",
+            address={"user_id": inbound.user_id},
+            dedupe_key=f"{CHANNEL}:{inbound.user_id}:{inbound.key}",
+            attachment=inbound.attachment,
+            hold_until=deadline + dt.timedelta(seconds=0 if can_send else _HOLD_FOR_RETRIES),
+        )
+        recording = asyncio.create_task(self.delivery.submit(submitted))
+        self._recording.add(recording)
+        recording.add_done_callback(self._recording.discard)
+        remaining = (deadline - utc_now()).total_seconds()
+        done, _ = await asyncio.wait({recording}, timeout=max(remaining, 0))
+        if not done:  # the database is slow: the row is written later, and answered actively
+            log.warning("WeCom %s: not even recorded in time; answering later", inbound.key)
+            return "" if can_send else None
+        ticket = recording.result()
+        if ticket is None:
+            return ""
+        if not ticket.created:
+            log.info("WeCom retry of %s", inbound.key)
+        text = await self.delivery.passive(ticket, deadline, release=can_send)
+        if text is None:
+            return "" if can_send else None
+        return text
+
+    def _check_timestamp(self, timestamp: str) -> None:
+        try:
+            sent_at = int(timestamp)
+        except ValueError:
+            raise CallbackError(400, "timestamp is not a number") from None
+        if abs(self._clock() - sent_at) > self._settings.wecom_timestamp_window_seconds:
+            raise CallbackError(403, "timestamp outside the accepted window")
 
     async def _read_body(self, request: Request) -> bytes:
         declared = request.headers.get("content-length", "")
@@ -320,128 +354,32 @@ class WeComChannel:
 
         return Attachment(name, fetch=fetch, size=int(declared) if declared.isdigit() else None)
 
-    # ---- delivery ----------------------------------------------------------------------------
+    # ---- the outlet -------------------------------------------------------------------------
 
-    async def _outcome(self, inbound: Inbound, *, deadline: float) -> str | None:
-        """The passive text for this callback: the answer, "" (none / sent actively), or None.
+    def render(self, reply: Reply, address: dict[str, Any]) -> dict[str, Any]:
+        """The passive text (within 2048 bytes) and its overflow, or the whole answer to send."""
+        fitted = self._renderer.passive(reply, can_send_rest=self._api is not None)
+        rest = self._renderer.active(fitted.overflow) if fitted.overflow is not None else []
+        return {
+            "messages": [vars_of(m) for m in self._renderer.active(reply)],
+            "passive": fitted.text,
+            "rest": [vars_of(m) for m in rest],
+        }
 
-        None means "not ready, and nothing can send it later": the caller answers 503 so that
-        WeCom retries, and the retry finds the stored answer.
-        """
-        existing = await asyncio.to_thread(self._store.claim, inbound.key, inbound.user_id)
-        if existing is None:
-            settled = asyncio.Event()
-            self._answered[inbound.key] = settled
-            self._spawn(self._answer(inbound, settled))
-        elif existing.status != PENDING:
-            log.info("WeCom retry of %s (%s)", inbound.key, existing.status)
-            return (existing.passive_text or "") if existing.status == ANSWERED else ""
-        if self._api is None:  # nobody can send later: wait as long as WeCom does
-            deadline = max(deadline, time.monotonic() + self._wait_without_api)
-        await self._wait_settled(inbound.key, deadline)
-        current = await asyncio.to_thread(self._store.get, inbound.key)
-        if current is not None and current.status == PENDING:
-            if self._api is None:
-                return None
-            if await asyncio.to_thread(
-                self._store.transition, inbound.key, from_status=PENDING, to_status=DEFERRED
-            ):
-                log.info("WeCom %s not ready in time: answering through message/send", inbound.key)
-                return ""
-            current = await asyncio.to_thread(self._store.get, inbound.key)
-        if current is not None and current.status == ANSWERED:
-            return current.passive_text or ""
-        return ""
-
-    async def _wait_settled(self, key: str, deadline: float) -> None:
-        """Until the answer to ``key`` is settled or the deadline passes (local or elsewhere)."""
-        settled = self._answered.get(key)
-        if settled is not None:
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(settled.wait(), max(deadline - time.monotonic(), 0))
-            return
-        while time.monotonic() < deadline:  # being answered by another process
-            current = await asyncio.to_thread(self._store.get, key)
-            if current is None or current.status != PENDING:
-                return
-            await asyncio.sleep(min(_POLL_SECONDS, max(deadline - time.monotonic(), 0)))
-
-    def _spawn(self, work: Awaitable[None]) -> None:
-        task: asyncio.Task[None] = asyncio.ensure_future(work)
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
-
-    async def _answer(self, inbound: Inbound, settled: asyncio.Event) -> None:
-        """Answer once; the passive reply if still wanted, otherwise through message/send."""
-        try:
-            reply = await self._reply_for(inbound)
-            if reply is None:
-                await asyncio.to_thread(
-                    self._store.transition,
-                    inbound.key,
-                    from_status=PENDING,
-                    to_status=ANSWERED,
-                    text="",
-                )
-                return
-            fitted = self._renderer.passive(reply, can_send_rest=self._api is not None)
-            if await asyncio.to_thread(
-                self._store.transition,
-                inbound.key,
-                from_status=PENDING,
-                to_status=ANSWERED,
-                text=fitted.text,
-            ):
-                settled.set()
-                if fitted.overflow is not None:
-                    await self._send(inbound.user_id, self._renderer.active(fitted.overflow))
-                return
-            # the callback gave up waiting (status deferred): the whole answer goes out actively
-            sent = await self._send(inbound.user_id, self._renderer.active(reply))
-            await asyncio.to_thread(
-                self._store.transition,
-                inbound.key,
-                from_status=DEFERRED,
-                to_status=SENT if sent else FAILED,
-            )
-        except Exception:
-            log.exception("WeCom answer to %s failed", inbound.key)
-        finally:
-            settled.set()
-            self._answered.pop(inbound.key, None)
-
-    async def _reply_for(self, inbound: Inbound) -> Reply | None:
-        if inbound.text is None:
-            return inbound.reply
-        incoming = Incoming(
-            channel=CHANNEL,
-            user_id=inbound.user_id,
-            session_id=f"{CHANNEL}:{inbound.user_id}",
-            text=inbound.text,
-            is_admin=inbound.user_id in self._settings.wecom_admin_ids,
-            attachment=inbound.attachment,
-        )
-        try:
-            return await self._dialogue.handle(incoming)
-        except Exception:  # the core never raises; if it ever does, the user still hears back
-            log.exception("dialogue failed for WeCom %s", inbound.key)
-            return Reply(text=[self._config["texts"]["error"]], kind="error")
-
-    async def _send(self, user_id: str, messages: list[ActiveMessage]) -> bool:
-        """message/send each message in order; False (and a log line) if WeCom refused one."""
+    async def deliver(self, address: dict[str, Any], message: dict[str, Any]) -> None:
+        """message/send; busy and frequency limits (45009...) and network errors are retried."""
         if self._api is None:
-            log.warning("WeCom answer for %s dropped: WECOM_SECRET/WECOM_AGENT_ID not set", user_id)
-            return False
+            raise DeliveryError("WECOM_SECRET/WECOM_AGENT_ID not set", retryable=False)
         try:
-            for message in messages:
-                if message.msgtype == "markdown":
-                    await self._api.send_markdown(user_id, message.content)
-                else:
-                    await self._api.send_text(user_id, message.content)
+            if message["msgtype"] == "markdown":
+                await self._api.send_markdown(address["user_id"], message["content"])
+            else:
+                await self._api.send_text(address["user_id"], message["content"])
         except WeComApiError as error:
-            log.warning("WeCom message/send to %s failed: %s", user_id, error)
-            return False
-        return True
+            raise DeliveryError(str(error), retryable=error.errcode in RETRYABLE_ERRCODES) from None
+
+    async def working(self, address: dict[str, Any]) -> None:
+        """WeCom shows no "typing…"."""
 
     def _passive_response(self, inbound: Inbound, text: str, nonce: str) -> Response:
         """The passive text reply, encrypted (wechatpy renders and encrypts; 32-byte PKCS#7)."""
@@ -449,23 +387,6 @@ class WeComChannel:
         reply.source = self._corp_id
         encrypted = self._crypto.encrypt_message(reply.render(), nonce, str(int(time.time())))
         return Response(content=encrypted, media_type="application/xml")
-
-    # ---- housekeeping ------------------------------------------------------------------------
-
-    def _maybe_purge(self) -> None:
-        if time.monotonic() - self._last_cleanup >= self._cleanup_interval:
-            self._last_cleanup = time.monotonic()
-            self._spawn(self._purge())
-
-    async def _purge(self) -> None:
-        self._last_cleanup = time.monotonic()
-        try:
-            removed = await asyncio.to_thread(self._store.purge, older_than=self._retention)
-        except Exception:
-            log.exception("WeCom delivery cleanup failed")
-            return
-        if removed:
-            log.info("forgot %d old WeCom deliveries", removed)
 
 
 def _api_from_settings(settings: Settings) -> WeComApi | None:
@@ -488,10 +409,13 @@ def wecom_routes(dialogue: DialogueHandler, settings: Settings) -> list[Route]:
     return WeComChannel(dialogue, settings).routes
 
 
-__all__ = [
-    "Delivery",
-    "DeliveryStore",
-    "WeComChannel",
-    "WeComDelivery",
-    "wecom_routes",
-]
+def vars_of(message: ActiveMessage) -> dict[str, str]:
+    return {"msgtype": message.msgtype, "content": message.content}
+
+
+def _EMPTY() -> Response:
+    """WeCom's "received, nothing to say now": an empty 200."""
+    return Response(content=b"", status_code=200)
+
+
+__all__ = ["WeComChannel", "wecom_routes"]

@@ -76,20 +76,18 @@ class WeComRenderer:
         Nothing is said twice: the /more hint and lookups the reply's text already names are
         left out.
         """
-        hidden = tuple(self.buttons["hidden_prefixes"])
-        more_command = self.buttons["more_command"]
-        lookup_prefix = self.buttons["lookup_prefix"]
+        hidden = set(self.buttons["hidden_kinds"])
         already_said = "\n".join([*reply.text, *reply.footer])
         lookups: list[str] = []
         others: list[str] = []
         for button in reply.buttons:
             command = button.command.strip()
-            if not command or command.startswith(hidden):
+            if not command or button.kind in hidden:
                 continue
-            if command == more_command:
-                if "更多" not in already_said:
+            if button.kind == "more":
+                if self.texts["more_said"] not in already_said:
                     others.append(self.texts["more_button"])
-            elif command.startswith(lookup_prefix):
+            elif button.kind == "lookup":
                 if button.label in already_said:  # the core listed it already (/lookup)
                     continue
                 item = self.texts["lookup_item"].format(command=command, label=button.label)

@@ -63,6 +63,7 @@ def remove(host: CommandHost, _incoming: Incoming, args: str) -> Reply:
     lines = [say("remove", "choose", query=args)]
     lines.extend(say("doc", "list_line", label=doc_label(doc)) for doc in matches)
     buttons = [
-        Button(doc_label(doc)[:BUTTON_LABEL_CHARS], f"/remove {doc_key(doc)}") for doc in matches
+        Button(doc_label(doc)[:BUTTON_LABEL_CHARS], f"/remove {doc_key(doc)}", "confirm")
+        for doc in matches
     ]
     return Reply(text=["\n".join(lines)], buttons=buttons, kind="command")

@@ -104,6 +104,7 @@ class FakeTelegramAPI:
             "supports_inline_queries": False,
         }
         self.calls: list[Call] = []
+        self.accepted: list[Call] = []  # calls answered ok
         self.commands: list[dict[str, str]] = []
         self.webhook: dict[str, Any] = {"url": "", "secret_token": None}
         self._updates: list[dict[str, Any]] = []
@@ -194,6 +195,7 @@ class FakeTelegramAPI:
             result = await result
         if isinstance(result, JSONResponse):
             return result
+        self.accepted.append(Call(method, params))
         return JSONResponse({"ok": True, "result": result})
 
     async def _file(self, request: Request) -> Response:
@@ -437,6 +439,15 @@ class FakeTelegramAPI:
     def press(self, data: str, **kwargs: Any) -> dict[str, Any]:
         """Queue a button press carrying ``data`` (the button's callback_data)."""
         return self.enqueue(self.press_update(data, **kwargs))
+
+    def accepted_of(self, method: str, **where: Any) -> list[Call]:
+        """The calls of ``method`` that were answered ok (a refused call is not "sent")."""
+        return [
+            call
+            for call in self.accepted
+            if call.method == method
+            and all(str(call.params.get(key)) == str(value) for key, value in where.items())
+        ]
 
     def calls_of(self, method: str, **where: Any) -> list[Call]:
         """Recorded calls of ``method`` whose parameters match ``where`` (compared as text)."""

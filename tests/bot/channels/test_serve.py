@@ -232,7 +232,12 @@ async def test_sigterm_stops_a_polling_bot_cleanly(tmp_path: Path):
             assert CITED_NUMBER in answer.text
             async with httpx.AsyncClient() as client:
                 health = await client.get(f"http://127.0.0.1:{port}/healthz")
-            assert health.json() == {"status": "ok", "channels": ["telegram"]}
+            assert health.json() == {
+                "status": "ok",
+                "channels": ["telegram"],
+                "database": True,
+                "corpus": True,
+            }
             process.send_signal(signal.SIGTERM)
             _, stderr = await asyncio.wait_for(process.communicate(), 30)
         finally:

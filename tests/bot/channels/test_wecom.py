@@ -17,13 +17,12 @@ from pathlib import Path
 
 import httpx
 import pytest
-from sqlalchemy.engine import Engine
 from starlette.applications import Starlette
 from wechatpy.enterprise.crypto import WeChatCrypto
 
 from bot.channels.wecom import WeComChannel
 from bot.channels.wecom_render import WeComRenderer, cut_to_bytes, load_config, utf8_len
-from bot.channels.wecom_store import ANSWERED, DEFERRED, PENDING, SENT, DeliveryStore
+from bot.delivery.store import SENT, Job
 from bot.settings import Settings
 from bot.types import Answer, Button, Incoming, Reply
 from tests.fakes import wecom_vectors as V
@@ -35,6 +34,16 @@ SECRET = "corp-secret-never-logged"
 AGENT_ID = 1000002
 ADMIN = "zhangsan"
 HINTS = load_config()["hints"]
+
+
+def VECTOR_CLOCK() -> float:
+    """The time Tencent's sample message vector was made: its timestamp is inside the window."""
+    return float(V.MESSAGE_TIMESTAMP)
+
+
+def ECHO_CLOCK() -> float:
+    """The time of Tencent's sample URL-verification vector."""
+    return float(V.ECHO_TIMESTAMP)
 
 
 # ---- a small dialogue double (the real core is used at the end) ------------------------------
@@ -136,7 +145,7 @@ async def connect(settings: Settings) -> AsyncIterator[Callable[..., object]]:
             reply_budget_seconds=budget,
             **kw,
         )
-        await channel.startup()
+        await channel.start()
         app = Starlette(routes=channel.routes)
         http = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://wecom")
         opened.append((channel, http))
@@ -147,15 +156,15 @@ async def connect(settings: Settings) -> AsyncIterator[Callable[..., object]]:
 
     yield _connect
     for channel, http in opened:
-        await http.aclose()
-        await channel.shutdown()
+        await asyncio.wait_for(http.aclose(), 10)
+        await asyncio.wait_for(channel.stop(), 30)
 
 
 # ---- Tencent's sample vectors through the real endpoint ---------------------------------------
 
 
 async def test_url_verification_with_the_published_echo_vector(connect) -> None:
-    _, client = await connect(ScriptedDialogue())
+    _, client = await connect(ScriptedDialogue(), clock=ECHO_CLOCK)
     params = {
         "msg_signature": V.ECHO_SIGNATURE,
         "timestamp": V.ECHO_TIMESTAMP,
@@ -172,7 +181,7 @@ async def test_url_verification_with_the_published_echo_vector(connect) -> None:
 
 
 async def test_url_verification_tolerates_an_unencoded_plus(connect) -> None:
-    _, client = await connect(ScriptedDialogue())
+    _, client = await connect(ScriptedDialogue(), clock=ECHO_CLOCK)
     query = (
         f"msg_signature={V.ECHO_SIGNATURE}&timestamp={V.ECHO_TIMESTAMP}"
         f"&nonce={V.ECHO_NONCE}&echostr={V.ECHO_STR.replace('=', '%3D')}"
@@ -183,7 +192,7 @@ async def test_url_verification_tolerates_an_unencoded_plus(connect) -> None:
 
 
 async def test_url_verification_without_parameters_or_with_garbage_is_400(connect) -> None:
-    _, client = await connect(ScriptedDialogue())
+    _, client = await connect(ScriptedDialogue(), clock=ECHO_CLOCK)
     missing = await client.http.get("/wecom", params={"msg_signature": V.ECHO_SIGNATURE})
     assert missing.status_code == 400
     assert "echostr" in missing.text and "Traceback" not in missing.text
@@ -204,7 +213,7 @@ async def test_url_verification_without_parameters_or_with_garbage_is_400(connec
 
 async def test_the_published_message_vector_is_answered(connect) -> None:
     dialogue = ScriptedDialogue()
-    _, client = await connect(dialogue)
+    _, client = await connect(dialogue, clock=VECTOR_CLOCK)
     params = {
         "msg_signature": V.MESSAGE_SIGNATURE,
         "timestamp": V.MESSAGE_TIMESTAMP,
@@ -252,7 +261,7 @@ async def test_forged_signatures_are_refused_without_processing(connect, setting
         response = await client.post_raw(forged, body)
         assert response.status_code == 403
     assert dialogue.calls == []
-    assert DeliveryStore(channel._store.engine).get("msg:1001") is None
+    assert channel.delivery.store.counts() == {}
 
 
 async def test_a_message_for_another_corp_is_refused(connect) -> None:
@@ -263,7 +272,7 @@ async def test_a_message_for_another_corp_is_refused(connect) -> None:
     assert response.status_code == 403
     assert "receive id" in response.text
     assert dialogue.calls == []
-    assert DeliveryStore(channel._store.engine).get("msg:1002") is None
+    assert channel.delivery.store.counts() == {}
 
 
 @pytest.mark.parametrize(
@@ -334,7 +343,8 @@ async def test_a_retried_msgid_gets_the_identical_reply_and_one_core_call(connec
     retry = await client.ask("lisi", "东莞5G项目能拿多少补贴？", msg_id="2001")
     assert first is not None and retry == first
     assert len(dialogue.calls) == 1
-    assert DeliveryStore(channel._store.engine).get("msg:2001").status == ANSWERED
+    row = outbox_row(channel, "lisi", "2001")
+    assert row is not None and row.status == SENT and row.passive
 
 
 async def test_a_retry_during_the_first_answer_waits_for_it(connect) -> None:
@@ -380,7 +390,7 @@ async def test_a_slow_answer_takes_the_active_send_path(connect, fake_api) -> No
     # a retry before the answer is ready: still empty, still one core call
     assert client.open(await client.post(xml, nonce="7")) is None
     dialogue.gate.set()
-    await channel.drain()
+    await channel.delivery.idle()
     [message] = fake_api.sent
     assert message.body["touser"] == "lisi" and message.body["agentid"] == AGENT_ID
     assert message.msgtype == "markdown"
@@ -388,9 +398,10 @@ async def test_a_slow_answer_takes_the_active_send_path(connect, fake_api) -> No
     assert "—— 东莞市工业和信息化局《东工信函〔2021〕169号》第1条" in message.content
     # a late retry after the active send: empty 200, no second message
     assert client.open(await client.post(xml, nonce="8")) is None
-    await channel.drain()
+    await channel.delivery.idle()
     assert len(fake_api.sent) == 1 and len(dialogue.calls) == 1
-    assert DeliveryStore(channel._store.engine).get("msg:3001").status == SENT
+    row = outbox_row(channel, "lisi", "3001")
+    assert row is not None and row.status == SENT and not row.passive
     assert fake_api.token_requests == 1
 
 
@@ -401,7 +412,7 @@ async def ask_slowly(
     dialogue.gate = asyncio.Event()
     assert await client.ask("lisi", text) is None
     dialogue.gate.set()
-    await channel.drain()
+    await channel.delivery.idle()
 
 
 async def test_an_expired_token_is_refreshed_and_the_send_retried(connect, fake_api) -> None:
@@ -449,7 +460,7 @@ async def test_without_send_credentials_a_slow_answer_waits_for_a_retry(
     first = await client.post(xml)
     assert first.status_code == 503  # WeCom will retry
     dialogue.gate.set()
-    await channel.drain()
+    await channel.delivery.idle()
     retry = client.open(await client.post(xml, nonce="5"))
     assert retry is not None and retry.content == "收到：慢问题"
     assert len(dialogue.calls) == 1 and fake_api.sent == []
@@ -464,7 +475,7 @@ async def test_every_passive_reply_fits_2048_bytes(connect, fake_api) -> None:
         text=["找到以下与「东莞 5G」相关的政策条款："],
         answers=[make_answer(n, f"{n}号条款：{long_excerpt}") for n in range(1, 4)],
         footer=["还有 4 条相关条款，发送“更多”或 /more 查看。"],
-        buttons=[Button("更多", "/more"), Button("原文 1", "/full p1")],
+        buttons=[Button("更多", "/more", "more"), Button("原文 1", "/full p1", "full")],
     )
     many = Reply(text=["很多条款："], answers=[make_answer(n, long_excerpt) for n in range(1, 11)])
     outline = Reply(text=["《文件》", "\n".join(f"  第{n}节 标题文字很长很长" for n in range(300))])
@@ -479,7 +490,7 @@ async def test_every_passive_reply_fits_2048_bytes(connect, fake_api) -> None:
     for n in (1, 2, 3):  # every answer kept, each with its citation, excerpts shortened
         assert f"东莞市工业和信息化局《东工信函〔2021〕169号》第{n}条" in long_reply.content
     assert "……" in long_reply.content and "/full" not in long_reply.content
-    await channel.drain()
+    await channel.delivery.idle()
     # what did not fit went out actively, within WeCom's markdown/text limits
     assert fake_api.sent
     for message in fake_api.sent:
@@ -516,16 +527,16 @@ def test_buttons_become_text_hints() -> None:
         buttons=[
             Button("东莞5G补贴", "/lookup 东莞5G补贴"),
             Button("中山人才", "/lookup 中山人才"),
-            Button("更多", "/more"),
-            Button("👍", "/feedback 3 up"),
-            Button("原文 1", "/full abc"),
+            Button("更多", "/more", "more"),
+            Button("👍", "/feedback 3 up", "feedback"),
+            Button("原文 1", "/full abc", "full"),
             Button("东工信函〔2021〕134号", "/doc 东工信函〔2021〕134号"),
         ],
     )
     text = WeComRenderer().passive(reply, can_send_rest=False).text
     assert "· /lookup 东莞5G补贴" in text and "· /lookup 中山人才" in text
     assert '回复"更多"查看其余' in text
-    assert '回复"/doc 东工信函〔2021〕134号"：东工信函〔2021〕134号' in text
+    assert "· /doc 东工信函〔2021〕134号" in text  # a pick among documents: listed like lookups
     assert "/feedback" not in text and "/full" not in text and "<" not in text
     listed = Reply(text=["· 东莞5G补贴：东莞5G项目有什么补贴？"], buttons=reply.buttons[:2])
     hints = WeComRenderer().button_hints(listed)
@@ -580,27 +591,6 @@ async def test_admin_comes_from_settings_by_userid_only(connect) -> None:
     assert {c.session_id for c in dialogue.calls} == {f"wecom:{ADMIN}", "wecom:lisi"}
 
 
-# ---- storage, on SQLite and PostgreSQL ---------------------------------------------------------
-
-
-def test_delivery_store_claims_once_and_moves_conditionally(db_engine: Engine) -> None:
-    import datetime as dt
-
-    store = DeliveryStore(db_engine)
-    store.create_table()
-    assert store.claim("msg:1", "lisi") is None
-    assert store.claim("msg:1", "lisi").status == PENDING
-    assert store.transition("msg:1", from_status=PENDING, to_status=DEFERRED)
-    assert not store.transition("msg:1", from_status=PENDING, to_status=ANSWERED, text="x")
-    assert store.get("msg:1").status == DEFERRED
-    assert store.claim("msg:2", "lisi") is None
-    assert store.transition("msg:2", from_status=PENDING, to_status=ANSWERED, text="答复")
-    assert store.claim("msg:2", "lisi").passive_text == "答复"
-    assert store.purge(older_than=dt.timedelta(hours=1)) == 0
-    assert store.purge(older_than=dt.timedelta(seconds=-1)) == 2
-    assert store.get("msg:1") is None
-
-
 # ---- helpers -----------------------------------------------------------------------------------
 
 
@@ -610,7 +600,11 @@ def _sign(token: str, timestamp: str, nonce: str, encrypted: str) -> str:
     return hashlib.sha1("".join(sorted([token, timestamp, nonce, encrypted])).encode()).hexdigest()
 
 
-# ---- the real dialogue core over the seeds ------------------------------------------------------
+def outbox_row(channel: WeComChannel, user: str, msg_id: str) -> Job | None:
+    return channel.delivery.store.find(f"wecom:{user}:msg:{msg_id}")
+
+
+# ---- storage, on SQLite and PostgreSQL ---------------------------------------------------------
 
 
 @pytest.fixture
@@ -643,7 +637,7 @@ async def test_a_slow_real_answer_arrives_through_message_send(
     real_core.gate = asyncio.Event()
     assert await client.ask("wangwu", "东莞5G项目能拿多少补贴？") is None
     real_core.gate.set()
-    await channel.drain()
+    await channel.delivery.idle()
     assert fake_api.sent, fake_api.refused
     assert all(message.body["touser"] == "wangwu" for message in fake_api.sent)
     assert any("东工信函〔2021〕169号" in message.content for message in fake_api.sent)
@@ -695,8 +689,10 @@ async def test_policybot_serve_runs_the_wecom_routes_over_http(settings, real_co
     listener = listening_socket("127.0.0.1", 0)
     port = listener.getsockname()[1]
     stop = asyncio.Event()
+    # the published echo vector is from 2014: a window wide enough to accept it
+    wide_window = settings.model_copy(update={"wecom_timestamp_window_seconds": 1e10})
     running = asyncio.create_task(
-        serve(real_core, settings, ["wecom"], stop=stop, sockets=[listener])
+        serve(real_core, wide_window, ["wecom"], stop=stop, sockets=[listener])
     )
     try:
         async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=60) as http:

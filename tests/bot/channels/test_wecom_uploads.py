@@ -54,7 +54,7 @@ async def client(tmp_path: Path, fake_api: FakeWeComApi) -> AsyncIterator[WeComC
     )
     dialogue = await asyncio.to_thread(build_dialogue, settings)
     channel = WeComChannel(dialogue, settings, reply_budget_seconds=60)
-    await channel.startup()
+    await channel.start()
     http = httpx.AsyncClient(
         transport=httpx.ASGITransport(app=Starlette(routes=channel.routes)), base_url="http://w"
     )
@@ -62,7 +62,7 @@ async def client(tmp_path: Path, fake_api: FakeWeComApi) -> AsyncIterator[WeComC
         http, token=V.TOKEN, aes_key=V.ENCODING_AES_KEY, corp_id=V.CORP_ID, agent_id=AGENT_ID
     )
     await http.aclose()
-    await channel.shutdown()
+    await asyncio.wait_for(channel.stop(), 30)
 
 
 async def test_an_admins_file_is_fetched_previewed_and_added(
