@@ -115,7 +115,7 @@ def run_bench(
         characters = sum(len(c.text) for d in documents for c in d.clauses)
         del documents
         gc.collect()
-        settings = Settings(database_url=url, corpus_dir=corpus_dir, _env_file=None)
+        settings = Settings(database_url=url, corpus_dir=corpus_dir, _env_file=None)  # type: ignore[call-arg]
         rss_before, peak_before = rss_mb(), peak_mb()
         started = time.perf_counter()
         service = AnswerService(engine, settings)

@@ -33,7 +33,8 @@ def only_places(understanding: Understanding) -> bool:
 
 def label(city: str | None, district: str | None, intents: Sequence[str], question: str) -> str:
     """「东莞·5G」: the place and up to two topics the answers are about."""
-    parts = [district or city] if city or district else []
+    place = district or city
+    parts = [place] if place else []
     parts.extend(topic_name(name) for name in intents[:2])
     if not parts:
         if len(question) <= LABEL_QUESTION_CHARS:

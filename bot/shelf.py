@@ -37,7 +37,7 @@ class LookupShelf:
     def __init__(self, service: AnswerService, engine: Engine) -> None:
         self._service = service
         self._engine = engine
-        self._version: str | None = None  # the corpus version the defaults follow
+        self._version: int | None = None  # the corpus version the defaults follow
         self._finds: dict[tuple[str, str, str | None, str | None], bool] = {}
 
     def refresh(self) -> int:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from retrieval.places import CITY, NATIONAL, PROVINCE, Gazetteer, Place, level_rank
@@ -105,7 +105,7 @@ def _from_doc_number(gazetteer: Gazetteer, doc_number: str, body: str) -> Place 
     return gazetteer.province_of_abbreviation(initial)
 
 
-def _from_body(gazetteer: Gazetteer, body: str, national_bodies: Iterable[str]) -> DocumentPlace:
+def _from_body(gazetteer: Gazetteer, body: str, national_bodies: Sequence[str]) -> DocumentPlace:
     """The body's own place: its city (and district) when it names few, its province when it
     names many; national when it addresses every province."""
     text = _EXCEPTED.sub(" ", _CITATION.sub(" ", body))
@@ -116,7 +116,7 @@ def _from_body(gazetteer: Gazetteer, body: str, national_bodies: Iterable[str]) 
     head = text[:400]
     if any(name in head for name in national_bodies if "各省" in name or "计划单列" in name):
         return DocumentPlace(NATIONAL)
-    mentions = Counter()
+    mentions: Counter[tuple[str, str | None]] = Counter()
     first: dict[tuple[str, str | None], Place] = {}
     for match in matches:
         key = (match.place.name, match.place.city)

@@ -217,7 +217,7 @@ def load_gazetteer(
         return parse_places(data, _divisions(divisions, suffixes), _jieba_frequencies())
 
     code = [Path(__file__), Path(gazetteer.__file__)]
-    inputs = [path, divisions, *code, f"jieba {jieba.__version__}"]
+    inputs: list[Path | str] = [path, divisions, *code, f"jieba {jieba.__version__}"]
     return cached("gazetteer", inputs, build, cache_dir)
 
 

@@ -202,7 +202,7 @@ class _ClauseBuilder:
             )
         ):
             head, tail = _heading_and_tail(content)
-            title = _strip_end(head if tail else content)
+            title = _strip_end(head if tail and head is not None else content)
             above = self._headings(self.stack)
             self.stack.append(
                 _Level(marker.kind, marker.number, marker.canonical, title or None, True)
@@ -212,9 +212,9 @@ class _ClauseBuilder:
             elif not paragraph.heading and _is_sentence(content):
                 self._emit(content, self.stack, headings=above)  # a full sentence: text too
             return 0
-        title = None
+        lead_title: str | None = None
         if remainder and len(lead) <= LEAD_TITLE_MAX_CHARS and marker.kind not in OWNING_KINDS:
-            title = _strip_end(lead)
+            lead_title = _strip_end(lead)
         level = _Level(marker.kind, marker.number, marker.canonical, None, heading=False)
         self.stack.append(level)
         if marker.kind == "inline":
@@ -231,7 +231,7 @@ class _ClauseBuilder:
                 self._emit(first_text, self.stack)
             # else: the lead sentence alone is the title of the 一是…二是… parts below it
             segments = segments[1:]
-        level.title = title  # the lead sentence heads the item's own 一是…二是… parts
+        level.title = lead_title  # the lead sentence heads the item's own 一是…二是… parts
         for number, segment in segments:
             if self.stack[-1].kind == "inline":
                 self.stack.pop()

@@ -42,20 +42,22 @@ def decode_policy_bytes(data: bytes) -> tuple[str, str]:
         return data.decode("utf-8"), "utf-8"
     except UnicodeDecodeError:
         pass
+    gb_text: str | None
     try:
-        text = data.decode("gb18030")
+        gb_text = data.decode("gb18030")
     except UnicodeDecodeError:
-        text = None
-    if text is not None and _plausibility(text) >= 0.6:
-        return text, "gb18030"
+        gb_text = None
+    if gb_text is not None and _plausibility(gb_text) >= 0.6:
+        return gb_text, "gb18030"
+    big5: str | None
     try:
         big5 = data.decode("big5")
     except UnicodeDecodeError:
         big5 = None
-    if big5 is not None and (text is None or _plausibility(big5) > _plausibility(text)):
+    if big5 is not None and (gb_text is None or _plausibility(big5) > _plausibility(gb_text)):
         return big5, "big5"
-    if text is not None:
-        return text, "gb18030"
+    if gb_text is not None:
+        return gb_text, "gb18030"
     raise ValueError(message("reader", "undecodable"))
 
 

@@ -323,7 +323,7 @@ def _signature(body: list[_Line], rules: _Rules) -> tuple[dt.date | None, str | 
     date = authority = None
     if dates:
         index, date, authority = dates[-1]
-        names = []
+        names: list[str | None] = []
         cursor = index - 1
         while cursor >= 0 and cursor in signature_lines and not any(d[0] == cursor for d in dates):
             names.insert(0, _authority_of(body[cursor].text, rules))
