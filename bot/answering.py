@@ -93,7 +93,7 @@ class AnswerService:
     def __init__(self, engine: Engine, settings: Settings) -> None:
         self.engine = engine
         self.settings = settings
-        self.tokenizer = get_tokenizer()
+        self.tokenizer = get_tokenizer(settings.cache_dir)
         self.classifier = get_classifier()
         self.gazetteer = load_gazetteer(cache_dir=settings.cache_dir)
         self.queries = QueryBuilder(self.tokenizer, get_synonyms())
