@@ -45,10 +45,7 @@ def relevant_hits(
     columns = [  # a topic the question is mainly about, not one it brushes (投资奖励)
         index.labels.index(label)
         for label, score in topics.items()
-        if label in specific_topics
-        and label in index.labels
-        and score >= 0.5
-        and score >= general
+        if label in specific_topics and label in index.labels and score >= 0.5 and score >= general
     ]
     if columns:  # a 5G question is answered by clauses about 5G, not merely about 补贴
         hits = [h for h in hits if index.intent_profile[h.position, columns].max() > 0]
