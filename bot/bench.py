@@ -93,7 +93,7 @@ def run_bench(
 ) -> dict[str, Any]:
     from bot.answering import AnswerService
     from bot.db import create_tables, make_engine
-    from bot.settings import Settings
+    from bot.settings import Settings, get_settings
     from intents import get_classifier
     from retrieval.corpus import CorpusRead, read_corpus
     from retrieval.search import get_synonyms
@@ -104,7 +104,8 @@ def run_bench(
     seeds = read_corpus(corpus_dir).documents
     documents = synthetic_documents(seeds, passages, rng)
     questions = bench_questions()
-    get_tokenizer(), get_classifier(), get_synonyms()  # what every process loads before serving
+    # what every process loads before serving
+    get_tokenizer(get_settings().cache_dir), get_classifier(), get_synonyms()
     with tempfile.TemporaryDirectory(prefix="policybot-bench-") as scratch:
         url = f"sqlite:///{Path(scratch) / 'bench.db'}"
         engine = make_engine(url)

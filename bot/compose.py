@@ -14,8 +14,9 @@ from functools import lru_cache
 from itertools import pairwise
 from pathlib import Path
 
+from bot.types import Answer
 from retrieval.search import KIND_BOOST, TITLE_WORD_DISCOUNT, Query, get_question_kinds
-from retrieval.store import StoredDocument
+from retrieval.store import StoredClause, StoredDocument
 from retrieval.tokenize import PolicyTokenizer
 from zhtext.normalize import normalize_text
 
@@ -243,3 +244,33 @@ def citation(document: StoredDocument, section: str) -> str:
         parts.append(section)
     parts.append(f"适用：{document.place_label}")
     return "，".join(parts)
+
+
+def answer_of(
+    document: StoredDocument,
+    clause: StoredClause,
+    excerpt: str,
+    emphasis: tuple[tuple[int, int], ...],
+    score: float,
+    matched: tuple[str, ...] = (),
+) -> Answer:
+    """A clause as an answer: the excerpt shown, the whole clause, and its citation."""
+    return Answer(
+        doc_number=document.doc_number,
+        title=document.title,
+        authority=document.authority or "",
+        date=document.date,
+        city=document.city,
+        section=clause.section,
+        excerpt=excerpt,
+        passage=clause.text,
+        passage_id=clause.id,
+        score=score,
+        citation=citation(document, clause.section),
+        emphasis=emphasis,
+        source=document.source,
+        level=document.level,
+        province=document.province,
+        district=document.district,
+        matched=matched,
+    )

@@ -4,7 +4,8 @@ It routes a message (a command, a follow-up such as 那中山呢？ / 还有吗,
 keeps each conversation's context in the database (so a restart or a second process keeps it)
 and logs every question. It imports no platform library and never raises: whatever goes wrong
 inside becomes a polite error reply and a log line. Commands live in ``bot/commands/``, reply
-text in ``bot/replies.py``, what is remembered in ``bot/history.py``.
+text in ``bot/replies.py``, what is remembered in ``bot/history.py``, how a message is cleaned
+and a follow-up recognised in ``bot/routing.py``.
 
 Usage::
 
@@ -17,12 +18,8 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import logging
-import re
 import time
-import unicodedata
-import weakref
 from collections.abc import Callable, Collection
-from dataclasses import dataclass, replace
 
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
@@ -31,6 +28,14 @@ from bot import history, replies
 from bot.answering import Answered, AnswerService
 from bot.commands import CommandHost, find_command
 from bot.history import Context, session_key
+from bot.routing import (
+    MAX_QUESTION_CHARS,
+    Followup,
+    SessionLocks,
+    checked_text,
+    clean_text,
+    followup_of,
+)
 from bot.settings import Settings
 from bot.shelf import LookupShelf
 from bot.texts import followup_patterns, say
@@ -39,32 +44,7 @@ from bot.uploads import Uploads
 from retrieval.store import ReloadReport, utc_now
 
 logger = logging.getLogger(__name__)
-
-MAX_QUESTION_CHARS = 500  # longer messages are refused with a request to shorten them
-_INVISIBLE = frozenset({"Cc", "Cf", "Co", "Cs", "Cn"})  # control, format, private, unassigned
-_ANSI_ESCAPE = re.compile(r"\x1b(\[[0-?]*[ -/]*[@-~]|[@-Z\\-_])")
-
-
-def clean_text(text: str) -> str:
-    """Drop terminal escapes, control and invisible characters; fold white space; strip."""
-    kept = []
-    for char in _ANSI_ESCAPE.sub("", text):
-        if char in "\n\r\t":
-            kept.append(" ")
-        elif unicodedata.category(char) not in _INVISIBLE and char != "\ufffd":
-            kept.append(char)
-    return " ".join("".join(kept).split())
-
-
-def _is_readable(text: str) -> bool:
-    """At least one letter or digit (CJK counts as a letter): otherwise it is junk."""
-    return any(unicodedata.category(char)[0] in "LN" for char in text)
-
-
-@dataclass(frozen=True, slots=True)
-class _Followup:
-    kind: str  # "more" | "switch"
-    subject: str = ""
+__all__ = ["MAX_QUESTION_CHARS", "Dialogue", "clean_text", "utc_now"]
 
 
 class Dialogue(CommandHost):
@@ -82,7 +62,7 @@ class Dialogue(CommandHost):
         self.engine = engine
         self.settings = settings
         self._clock = clock
-        self._locks: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()
+        self._locks = SessionLocks()
         self.shelf = LookupShelf(service, engine)
         self.uploads = Uploads(settings, reload=self.reload, documents=service.documents)
 
@@ -90,33 +70,13 @@ class Dialogue(CommandHost):
 
     async def handle(self, incoming: Incoming) -> Reply:
         """Answer one message; messages of one session are handled in order, others in parallel."""
-        key = session_key(incoming)
-        lock = self._locks.get(key)
-        if lock is None:
-            lock = asyncio.Lock()
-            self._locks[key] = lock
-        async with lock:
+        async with self._locks.of(session_key(incoming)):
             if incoming.attachment is not None and incoming.is_admin:
-                fetched = await self._fetch_attachment(incoming)
+                fetched = await self.uploads.fetch_attachment(incoming)
                 if isinstance(fetched, Reply):
                     return fetched
                 incoming = fetched
             return await asyncio.to_thread(self.handle_sync, incoming)
-
-    async def _fetch_attachment(self, incoming: Incoming) -> Incoming | Reply:
-        """Download an admin's file through the channel's fetcher, refusing one too large first."""
-        attachment = incoming.attachment
-        assert attachment is not None
-        if (refusal := self.uploads.too_large(attachment.size)) is not None:
-            return refusal
-        if attachment.data is not None or attachment.fetch is None:
-            return incoming
-        try:
-            data = await attachment.fetch()
-        except Exception:
-            logger.exception("fetching %s from %s failed", attachment.name, incoming.channel)
-            return Reply(text=[say("upload", "download_failed")], kind="error")
-        return replace(incoming, attachment=replace(attachment, data=bytes(data), fetch=None))
 
     def handle_sync(self, incoming: Incoming) -> Reply:
         """The blocking core of :meth:`handle` (database and retrieval work); never raises."""
@@ -127,10 +87,6 @@ class Dialogue(CommandHost):
                 "dialogue failed (channel=%s session=%s)", incoming.channel, incoming.session_id
             )
             return Reply(text=[say("error", "internal")], kind="error")
-
-    def refresh_default_lookups(self) -> int:
-        """Make the default lookups follow the live corpus; returns how many were created."""
-        return self.shelf.refresh()
 
     # ------------------------------------------------------------------ what commands use
 
@@ -157,28 +113,13 @@ class Dialogue(CommandHost):
 
     def _dispatch(self, incoming: Incoming) -> Reply:
         if incoming.attachment is not None:
-            return self._attachment(incoming)
-        text = clean_text(incoming.text or "")
-        if not text:
-            junk = bool(incoming.text and incoming.text.strip())
-            return Reply(text=[say("input", "junk" if junk else "empty")], kind="invalid")
-        if not _is_readable(text):
-            return Reply(text=[say("input", "junk")], kind="invalid")
-        if len(text) > MAX_QUESTION_CHARS:
-            message = say("input", "too_long", length=len(text), limit=MAX_QUESTION_CHARS)
-            return Reply(text=[message], kind="invalid")
+            return self.uploads.receive_attachment(incoming)
+        text = checked_text(incoming)
+        if isinstance(text, Reply):
+            return text
         if text.startswith("/"):
             return self._command(incoming, text)
         return self._message(incoming, text)
-
-    def _attachment(self, incoming: Incoming) -> Reply:
-        """A file sent to the bot: an admin's is previewed for adding; others get the hint."""
-        attachment = incoming.attachment
-        if attachment is None or not incoming.is_admin:
-            return Reply(text=[say("upload", "not_admin")], kind="hint")
-        if attachment.data is None:
-            return Reply(text=[say("upload", "download_failed")], kind="error")
-        return self.uploads.receive(attachment.name, attachment.data)
 
     def _command(self, incoming: Incoming, text: str) -> Reply:
         head, _, args = text.partition(" ")
@@ -195,30 +136,19 @@ class Dialogue(CommandHost):
         started = time.perf_counter()
         if any(pattern.match(text) for pattern in followup_patterns().thanks):
             return Reply(text=[say("thanks", "reply")], kind="help")
-        followup = self._followup(text)
+        followup = followup_of(text)
         if followup is not None and followup.kind == "more":
             return self.more(incoming)
         understanding = self.service.understand(text)
         if understanding.is_greeting:
             return self._help(incoming)
         if followup is None and replies.only_places(understanding):
-            followup = _Followup("switch", text)  # a bare place (中山 / 宝安区): switch to it
+            followup = Followup("switch", text)  # a bare place (中山 / 宝安区): switch to it
         if followup is not None:
             reply = self._switch(incoming, text, followup.subject, started)
             if reply is not None:
                 return reply
         return self.ask(incoming, text, text, started=started)
-
-    @staticmethod
-    def _followup(text: str) -> _Followup | None:
-        patterns = followup_patterns()
-        if any(pattern.match(text) for pattern in patterns.more):
-            return _Followup("more")
-        for pattern in patterns.switch:
-            match = pattern.match(text)
-            if match:
-                return _Followup("switch", match.group("subject").strip())
-        return None
 
     def _help(self, incoming: Incoming, *, lead: str | None = None) -> Reply:
         buttons = self.shelf.suggest(None, ())

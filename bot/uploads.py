@@ -16,11 +16,12 @@ import logging
 import os
 import shutil
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from pathlib import Path
 
 from bot.settings import Settings
 from bot.texts import say, texts
-from bot.types import Button, Reply
+from bot.types import Button, Incoming, Reply
 from retrieval.corpus import POLICY_SUFFIXES, document_key, read_files
 from retrieval.formats import REFUSED_SUFFIXES
 from retrieval.reader import read_document
@@ -84,6 +85,30 @@ class Uploads:
             return None
         text = say("upload", "too_large", size=human_size(size), limit=human_size(limit))
         return Reply(text=[text], kind="invalid")
+
+    async def fetch_attachment(self, incoming: Incoming) -> Incoming | Reply:
+        """Download an admin's file through the channel's fetcher, refusing one too large first."""
+        attachment = incoming.attachment
+        assert attachment is not None
+        if (refusal := self.too_large(attachment.size)) is not None:
+            return refusal
+        if attachment.data is not None or attachment.fetch is None:
+            return incoming
+        try:
+            data = await attachment.fetch()
+        except Exception:
+            logger.exception("fetching %s from %s failed", attachment.name, incoming.channel)
+            return Reply(text=[say("upload", "download_failed")], kind="error")
+        return replace(incoming, attachment=replace(attachment, data=bytes(data), fetch=None))
+
+    def receive_attachment(self, incoming: Incoming) -> Reply:
+        """A file sent to the bot: an admin's is previewed for adding; others get the hint."""
+        attachment = incoming.attachment
+        if attachment is None or not incoming.is_admin:
+            return Reply(text=[say("upload", "not_admin")], kind="hint")
+        if attachment.data is None:
+            return Reply(text=[say("upload", "download_failed")], kind="error")
+        return self.receive(attachment.name, attachment.data)
 
     def receive(self, name: str, data: bytes) -> Reply:
         """Read a sent file and preview it with buttons to add it or cancel; nothing changes."""

@@ -33,7 +33,7 @@ _ROOT = _PACKAGE.parent
 _INPUTS = (
     "retrieval/data",
     "intents",
-    "retrieval/search.py",
+    "retrieval/search",
     "retrieval/tokenize.py",
     "zhtext",
     "retrieval/index.py",

@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import re
 import sys
+import threading
 import tomllib
 from collections.abc import Iterable, Iterator
 from functools import lru_cache
@@ -187,9 +188,19 @@ def _is_punctuation(word: str) -> bool:
     return all(not ch.isalnum() for ch in word)
 
 
-@lru_cache(maxsize=1)
-def get_tokenizer() -> PolicyTokenizer:
-    """The process-wide tokenizer, built once before serving (its dictionary from CACHE_DIR)."""
-    from bot.settings import get_settings
+_shared: PolicyTokenizer | None = None
+_shared_lock = threading.Lock()
 
-    return PolicyTokenizer(cache_dir=get_settings().cache_dir)
+
+def get_tokenizer(cache_dir: Path | None = None) -> PolicyTokenizer:
+    """The process-wide tokenizer, built on first use (jieba's dictionary read from
+    ``cache_dir`` when given, which the caller in ``bot`` takes from its settings).
+
+    One instance for the whole process whatever later callers pass: the index adds its
+    corpus's place words to it, and questions must be cut by that same tokenizer.
+    """
+    global _shared
+    with _shared_lock:
+        if _shared is None:
+            _shared = PolicyTokenizer(cache_dir=cache_dir)
+        return _shared

@@ -126,7 +126,7 @@ def test_another_process_reload_is_picked_up(tmp_path: Path) -> None:
     other.reload(corpus)
     serving.index  # noqa: B018  (the cheap version check starts the rebuild)
     for _ in range(200):
-        if serving._index.version != old_version:
+        if serving.live.current.version != old_version:
             break
         import time
 

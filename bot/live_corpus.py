@@ -1,0 +1,124 @@
+"""The live corpus's index in one process: built at start, rebuilt when any process reloads.
+
+Several processes (the bot, the CLI, the web console) serve one database. Each checks the
+corpus version every few seconds; when another process reloaded, it builds the new index
+beside the old one, which keeps answering meanwhile, then swaps one reference.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from pathlib import Path
+
+from sqlalchemy.engine import Engine
+
+from bot.settings import Settings
+from intents import OTHER, IntentClassifier
+from retrieval.index_parts import IndexParts
+from retrieval.search import ClauseIndex
+from retrieval.store import (
+    LiveCorpus,
+    ReloadReport,
+    ensure_corpus,
+    live_version,
+    load_live_corpus,
+    reload_corpus,
+)
+from retrieval.tokenize import PolicyTokenizer
+
+log = logging.getLogger(__name__)
+
+
+class LiveIndex:
+    """The index of the live corpus version; picks up a reloaded corpus without restart."""
+
+    def __init__(
+        self,
+        engine: Engine,
+        settings: Settings,
+        *,
+        tokenizer: PolicyTokenizer,
+        classifier: IntentClassifier,
+    ) -> None:
+        self.engine = engine
+        self.settings = settings
+        self.tokenizer = tokenizer
+        self.classifier = classifier
+        corpus = ensure_corpus(engine=engine, corpus_dir=settings.corpus_dir)
+        self.current = self._build(corpus)  # what is served now, without a version check
+        self._checked_at = time.monotonic()
+        self._rebuilding = False
+
+    def _build(self, corpus: LiveCorpus) -> ClauseIndex:
+        """The version's index: its tokenised parts come from the database when another
+        process already built them (see retrieval.index_parts), else are built and stored."""
+        parts = IndexParts(self.engine, corpus.version)
+        topics = [label for label in self.classifier.order if label != OTHER]
+        index = ClauseIndex(
+            corpus,
+            tokenizer=self.tokenizer,
+            topics=topics,
+            topic_profile=lambda texts: self.classifier.profile(texts, topics),
+            parts=parts,
+        )
+        self.parts = parts  # which parts were loaded and which built (the bench reports them)
+        return index
+
+    def checked(self) -> ClauseIndex:
+        """The live index; every few seconds, a cheap check whether another process reloaded."""
+        now = time.monotonic()
+        if now - self._checked_at >= self.settings.corpus_check_seconds and not self._rebuilding:
+            self._checked_at = now
+            try:
+                version = live_version(self.engine)
+            except Exception:  # the database is briefly unreachable: keep serving what we have
+                log.warning("could not check the corpus version", exc_info=True)
+                version = self.current.version
+            if version is not None and version != self.current.version:
+                self._rebuilding = True
+                threading.Thread(target=self._refresh, name="corpus-refresh", daemon=True).start()
+        return self.current
+
+    def _refresh(self) -> None:
+        """Build the new corpus's index beside the old one, then swap (old serves meanwhile)."""
+        try:
+            corpus = load_live_corpus(self.engine)
+            if corpus is not None and corpus.version != self.current.version:
+                index = self._build(corpus)
+                self.current = index  # one reference swap: readers see old or new, never half
+                log.info("corpus version %s is live", corpus.version)
+        except Exception:
+            log.exception("could not load the new corpus; the old one keeps serving")
+        finally:
+            self._rebuilding = False
+
+    def refresh_now(self) -> None:
+        """Pick up the live corpus at once (after this process reloaded it)."""
+        self._rebuilding = True
+        self._refresh()
+        self._checked_at = time.monotonic()
+
+    def reload(self, corpus_dir: Path | None = None) -> ReloadReport:
+        """Re-read the corpus folder, swap it in atomically, and serve it from now on."""
+        report = reload_corpus(
+            engine=self.engine, corpus_dir=corpus_dir or self.settings.corpus_dir
+        )
+        self.refresh_now()
+        return report
+
+
+def topic_coverage(index: ClauseIndex) -> dict[str, dict[str, int]]:
+    """Per place (city, or city·district): clause counts per topic label."""
+    result: dict[str, dict[str, int]] = {}
+    for row, clause in enumerate(index.clauses):
+        document = index.documents[clause.doc_key]
+        place = document.city or "其他"
+        if document.district:
+            place = f"{place}·{document.district}"
+        counts = result.setdefault(place, {label: 0 for label in index.labels})
+        for column, label in enumerate(index.labels):
+            if index.intent_profile[row, column] >= 0.5:
+                counts[label] += 1
+    return result

@@ -1,0 +1,311 @@
+"""One corpus version, indexed: the clauses' fields built (or loaded), and the ranked search.
+
+A reload builds a new ``ClauseIndex`` beside the live one and swaps it in; nothing in it
+changes after it is built. Scoring, coverage and place tiers are their own modules; this one
+builds what they read and puts a search together from them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Generic, TypeVar
+
+import numpy as np
+
+from retrieval.index import SparseBM25, TokenIds, top_k
+from retrieval.index_parts import IndexParts
+from retrieval.places import Place
+from retrieval.search.chars import char_term_ids, compact
+from retrieval.search.coverage import Coverage
+from retrieval.search.query import Query, get_question_kinds
+from retrieval.search.scoring import MIN_FIELD_IDF, ClauseFields, topic_and_kind_boost
+from retrieval.search.tiers import PlaceTiers
+from retrieval.store import LiveCorpus, StoredClause, StoredDocument
+from retrieval.tokenize import PolicyTokenizer
+from retrieval.typos import TypoCorrector
+from zhtext.normalize import normalize_text
+
+WEAK_WORD_FREQUENCY = 100  # a word rarer than this in jieba's counts may be a typo's piece
+
+
+@dataclass(frozen=True, slots=True)
+class Hit:
+    """A clause that matched, with what decided its rank."""
+
+    position: int
+    clause: StoredClause
+    document: StoredDocument
+    score: float
+    bm25: float
+    coverage: float  # share of the question's information the clause contains (0..1)
+    matched: tuple[str, ...]  # the question's words (or their synonyms) found in the clause
+    tier: float = 1.0  # how near the document's place is to the place asked (1: the place itself)
+
+
+class ClauseIndex:
+    """One corpus version, indexed. Immutable: a reload builds a new one and swaps it in."""
+
+    def __init__(
+        self,
+        corpus: LiveCorpus,
+        *,
+        tokenizer: PolicyTokenizer,
+        topics: Sequence[str] = (),
+        topic_profile: Callable[[list[str]], np.ndarray] | None = None,
+        parts: IndexParts | None = None,
+    ) -> None:
+        """``topics`` are the labels a question's intents may name and ``topic_profile``
+        scores texts on them (a row per text, a column per label), given by the caller;
+        ``parts`` loads what another process built for this version (None: build all)."""
+        parts = parts or IndexParts(None, corpus.version)
+        self.version = corpus.version
+        self.documents = corpus.documents
+        self.clauses: list[StoredClause] = list(corpus.clauses)
+        self.tokenizer = tokenizer
+        tokenizer.add_words(_place_words(corpus.documents.values()))
+        self.kinds = get_question_kinds()
+        doc_keys = sorted(self.documents)
+        doc_row = {key: i for i, key in enumerate(doc_keys)}
+        self.doc_of_clause = np.array(
+            [doc_row[clause.doc_key] for clause in self.clauses], dtype=np.int32
+        )
+        # a clause's headings help it match: 特聘人才 under （二）加大对数字化人才培养和引进
+        texts = parts.texts(
+            "texts", lambda: [normalize_text(" ".join((*c.headings, c.text))) for c in self.clauses]
+        )
+        self.words = parts.bm25(
+            "words",
+            lambda: tokenizer.encode(texts, TokenIds()),
+            forward=True,
+            min_idf=MIN_FIELD_IDF,
+        )
+        self.chars = parts.bm25(
+            "chars",
+            lambda: char_term_ids(texts),
+            dtype=np.float32,
+            min_idf=MIN_FIELD_IDF,
+        )
+        title_texts = [
+            normalize_text(f"{self.documents[k].title} {self.documents[k].authority or ''}")
+            for k in doc_keys
+        ]
+        title_tokens = [tokenizer.tokens(t, normalized=True) for t in title_texts]
+        self.titles = SparseBM25(
+            [t or ["∅"] for t in title_tokens] or [["∅"]], min_idf=MIN_FIELD_IDF
+        )
+        self._title_words = [frozenset(tokens) for tokens in title_tokens]
+        # what coverage is checked against: the clause in its document's context (made when
+        # asked: a list of 100,000 sets and texts would hold gigabytes)
+        self.context_text = _PerClause(
+            lambda i: f"{title_texts[self.doc_of_clause[i]]} {texts[i]}", len(texts)
+        )
+        # each document's whole text and words: what the question's other words may find
+        doc_texts: list[list[str]] = [[] for _ in doc_keys]
+        for row, text in enumerate(self.context_text):
+            doc_texts[self.doc_of_clause[row]].append(text)
+        self.document_text = ["".join(parts) for parts in doc_texts]
+        self.document_tokens = [
+            terms | self._title_words[doc]
+            for doc, terms in enumerate(
+                self.words.terms_by_group(self.doc_of_clause, len(doc_keys))
+            )
+        ]
+        self.opening, self.header = _openings(self.clauses, self.documents)
+        # what an opening or a header counts, unless the question is about the document
+        self.opening_prior = np.where(
+            self.header,
+            self.kinds.header_factor,
+            np.where(self.opening, self.kinds.opening_factor, 1.0),
+        )
+        kinds = list(self.kinds.patterns.items())
+        kind_rows = parts.array(
+            "kinds",
+            lambda: np.array(
+                [[bool(pattern.search(t)) for t in texts] for _, pattern in kinds], dtype=bool
+            ).reshape(len(kinds), len(texts)),
+        )
+        self.kind_masks = {kind: kind_rows[row] for row, (kind, _) in enumerate(kinds)}
+        self.labels = list(topics)
+
+        def intent_profile() -> np.ndarray:
+            if topic_profile is None:
+                return np.zeros((len(texts), len(self.labels)))
+            # a clause of a 5G document is about 5G even when it only says 申报时间
+            in_document = [
+                f"{title_texts[doc]} {text}"
+                for doc, text in zip(self.doc_of_clause, texts, strict=True)
+            ]
+            return topic_profile(in_document).reshape(len(texts), len(self.labels))
+
+        self.intent_profile = parts.array("intents", intent_profile)
+        self.position_of = {clause.id: i for i, clause in enumerate(self.clauses)}
+        self.corrector = TypoCorrector(
+            [
+                *tokenizer.domain_words,
+                *(w for w in self.words.vocabulary if self.words.document_frequency(w) >= 2),
+            ],
+            known=self._known,
+        )
+        self.place_tiers = PlaceTiers([self.documents[c.doc_key] for c in self.clauses])
+        self.fields = ClauseFields(
+            self.words, self.chars, self.titles, self.doc_of_clause, len(doc_keys)
+        )
+        self.word_coverage = Coverage(
+            words=self.words,
+            tokenizer=tokenizer,
+            doc_of_clause=self.doc_of_clause,
+            title_words=self._title_words,
+            context_text=self.context_text,
+            document_tokens=self.document_tokens,
+            document_text=self.document_text,
+        )
+
+    def _known(self, piece: str) -> bool:
+        """A run of characters that general Chinese or this corpus uses (no typo)."""
+        return (
+            piece in self.words.vocabulary
+            or self.tokenizer.general_frequency(piece) > 0
+            or all(piece[i : i + 2] in self.chars.vocabulary for i in range(len(piece) - 1))
+        )
+
+    def weak_word(self, word: str) -> bool:
+        """A word rare in general Chinese that this corpus never uses (子贷 in 数子贷)."""
+        return (
+            word not in self.words.vocabulary
+            and self.tokenizer.general_frequency(word) < WEAK_WORD_FREQUENCY
+        )
+
+    def title_words(self, position: int) -> frozenset[str]:
+        """The words of the title (and issuer) of the document a clause belongs to."""
+        return self._title_words[int(self.doc_of_clause[position])]
+
+    def tiers(self, places: Sequence[Place]) -> np.ndarray | None:
+        """Per clause, how near its document's place is to any of ``places`` (see
+        ``PlaceTiers.of``); None when no place is named."""
+        return self.place_tiers.of(places)
+
+    def field_scores(self, query: Query) -> np.ndarray:
+        """The fields' BM25 scores, each scaled to its best clause, weighted and added."""
+        return self.fields.scores(query)
+
+    def search(
+        self,
+        query: Query,
+        *,
+        k: int,
+        tiers: np.ndarray | None = None,
+        exclude_ids: Collection[str] = (),
+    ) -> list[Hit]:
+        """The ``k`` best clauses for ``query``: ``tiers`` (see ``tiers``) scale each clause
+        by its place, ``exclude_ids`` are clauses already shown (paging)."""
+        if not self.clauses:
+            return []
+        bm25 = self.words.scores(query.terms)
+        score = self.field_scores(query)
+        score = topic_and_kind_boost(
+            score,
+            query,
+            labels=self.labels,
+            intent_profile=self.intent_profile,
+            kind_masks=self.kind_masks,
+        )
+        if not self.kinds.opening_exempt & set(query.kinds):
+            score = score * self.opening_prior
+        if tiers is not None:
+            score = score * tiers
+        if exclude_ids:
+            score = score.copy()
+            for passage_id in exclude_ids:
+                position = self.position_of.get(passage_id)
+                if position is not None:
+                    score[position] = 0.0
+        positions = top_k(score, k)
+        coverages = self.word_coverage.coverages(query, positions, self.weights(query))
+        hits = []
+        for position, (coverage, matched) in zip(positions, coverages, strict=True):
+            hits.append(
+                Hit(
+                    position=position,
+                    clause=self.clauses[position],
+                    document=self.documents[self.clauses[position].doc_key],
+                    score=float(score[position]),
+                    bm25=float(bm25[position]),
+                    coverage=coverage,
+                    matched=matched,
+                    tier=1.0 if tiers is None else float(tiers[position]),
+                )
+            )
+        return hits
+
+    def weights(self, query: Query) -> dict[str, float]:
+        """What each of the question's words says here (see ``Coverage.information``)."""
+        return self.word_coverage.weights(query)
+
+    def coverage(
+        self, query: Query, position: int, weight: dict[str, float] | None = None
+    ) -> tuple[float, tuple[str, ...]]:
+        """How much of what the question says the clause (in its document) contains."""
+        return self.word_coverage.coverage(query, position, weight)
+
+    def information(self, query: Query, term: str) -> float:
+        """How much a question's word says in this corpus."""
+        return self.word_coverage.information(query, term)
+
+
+_T = TypeVar("_T")
+
+
+class _PerClause(Sequence[_T], Generic[_T]):
+    """A per-clause value computed when read, not held for every clause."""
+
+    def __init__(self, make: Callable[[int], _T], length: int) -> None:
+        self._make, self._length = make, length
+
+    def __len__(self) -> int:
+        return self._length
+
+    def __getitem__(self, position: int) -> _T:  # type: ignore[override]
+        if not -self._length <= position < self._length:
+            raise IndexError(position)
+        return self._make(position % self._length)
+
+
+def _openings(
+    clauses: Sequence[StoredClause], documents: Mapping[str, StoredDocument]
+) -> tuple[np.ndarray, np.ndarray]:
+    """Per clause, whether it is in its document's unnumbered opening (the header and the
+    paragraphs before item 一), and whether it is the header itself: such clauses describe
+    the document, and rank lower unless the question asks about the document."""
+    first_numbered: dict[str, int] = {}
+    for clause in clauses:
+        if clause.section:
+            first = first_numbered.get(clause.doc_key, clause.ordinal)
+            first_numbered[clause.doc_key] = min(first, clause.ordinal)
+    opening = np.array(
+        [not c.section and c.ordinal < first_numbered.get(c.doc_key, 2) for c in clauses],
+        dtype=bool,
+    )
+    # the header itself: the document's first clause when it holds the title
+    header = np.array(
+        [
+            not c.section
+            and c.ordinal == 0
+            and bool(documents[c.doc_key].title)
+            and compact(normalize_text(documents[c.doc_key].title))[:12]
+            in compact(normalize_text(c.text))
+            for c in clauses
+        ],
+        dtype=bool,
+    )
+    return opening, header
+
+
+def _place_words(documents: Iterable[StoredDocument]) -> list[str]:
+    """The corpus's place and issuer names, which the tokenizer must keep whole."""
+    words: set[str] = set()
+    for document in documents:
+        for name in (document.city, document.district, document.authority):
+            if name:
+                words.add(name)
+    return sorted(words)
