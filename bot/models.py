@@ -1,4 +1,5 @@
-"""The dialogue core's tables: conversation context, the question log, canned lookups.
+"""The dialogue core's tables (conversation context, the question log, canned lookups) and the
+web console's (its users, the admin audit log, marked questions, the cookie key).
 
 Context lives in the database (not in memory) so that a restart or a second process serving
 the same chats keeps every conversation. Times are aware UTC datetimes.
@@ -63,4 +64,52 @@ class BotLookup(SQLModel, table=True):
     topic: str | None = Field(default=None, max_length=16)
     is_default: bool = False  # derived from the corpus (re-created when missing)
     hidden: bool = False  # a default an admin removed: kept so it is not re-created
+    created_at: dt.datetime
+
+
+class ConsoleUser(SQLModel, table=True):
+    """A person who signs in to the web console: helpdesk staff, or an admin (``policybot user``).
+
+    Only the argon2 hash of the password is stored; the console stays off until an admin exists.
+    """
+
+    __tablename__ = "console_user"
+
+    name: str = Field(primary_key=True, max_length=64)
+    password_hash: str = Field(sa_column=Column(Text, nullable=False))
+    role: str = Field(default="staff", max_length=16)  # "staff" | "admin"
+    created_at: dt.datetime
+
+
+class ConsoleAudit(SQLModel, table=True):
+    """One admin action in the console (or ``policybot user``), with who did it and when."""
+
+    __tablename__ = "console_audit"
+
+    id: int | None = Field(default=None, primary_key=True)
+    at: dt.datetime = Field(index=True)
+    user_name: str = Field(max_length=64)
+    action: str = Field(max_length=32)
+    detail: str = Field(default="", sa_column=Column(Text, nullable=False))
+
+
+class ConsoleQuestionMark(SQLModel, table=True):
+    """A refused question an admin marked "not in our documents": kept off the to-do list."""
+
+    __tablename__ = "console_question_mark"
+
+    text: str = Field(primary_key=True, max_length=500)
+    status: str = Field(default="not_in_corpus", max_length=16)
+    user_name: str = Field(max_length=64)
+    at: dt.datetime
+
+
+class ConsoleSecret(SQLModel, table=True):
+    """The key console session cookies are signed with when CONSOLE_SECRET_KEY is not set:
+    made once, shared by every process on the same database."""
+
+    __tablename__ = "console_secret"
+
+    id: int = Field(default=1, primary_key=True, sa_column_kwargs={"autoincrement": False})
+    key: str = Field(max_length=128)
     created_at: dt.datetime

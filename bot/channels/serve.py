@@ -181,6 +181,7 @@ async def serve(
 
     ``rate_limited=False`` drops the Telegram flood limiter (benchmarks of raw capacity only).
     """
+    from bot.console import console_mount
     from bot.delivery import Delivery
 
     stop = stop or asyncio.Event()
@@ -202,6 +203,7 @@ async def serve(
 
         running.append(WeComChannel(dialogue, settings, delivery=delivery))
     routes = [route for channel in running for route in channel.routes]
+    routes.append(console_mount(dialogue, settings))  # the web console, /console (bot.console)
     app = build_web_app(routes, channels, ready=readiness(engine, dialogue))
     server = _Server(
         uvicorn.Config(

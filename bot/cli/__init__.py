@@ -12,6 +12,7 @@ import sys
 from collections.abc import Callable, Sequence
 
 from bot.cli.admin import since_date
+from bot.cli.users import add_user_parser
 from bot.db import DatabaseLocationError
 
 ADMIN_HELP = "act as an admin (/stats, /reload, /lookup add|del): the shell user is the operator"
@@ -29,6 +30,7 @@ _HANDLERS: dict[str, str] = {
     "stats": "bot.cli.admin:cmd_stats",
     "export": "bot.cli.admin:cmd_export",
     "bench": "bot.bench:cmd_bench",
+    "user": "bot.cli.users:cmd_user",
 }
 
 
@@ -83,6 +85,8 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("--csv", action="store_true", required=True, help="CSV (the format)")
     export.add_argument("--all", action="store_true", help="questions: every logged question")
     export.add_argument("--since", type=since_date, metavar="DATE", help="from YYYY-MM-DD (UTC)")
+
+    add_user_parser(sub)
 
     bench = sub.add_parser("bench", help="retrieval benchmark on a synthetic corpus")
     bench.add_argument("--passages", type=int, default=100_000)
