@@ -27,7 +27,7 @@ from bot.console.app import console_texts, flash, page, redirect, render, says, 
 from bot.console.auth import audit, audit_log
 from bot.console.charts import collect_page, day_columns, ranking_bars
 from bot.console.review import review_csv, review_items, set_mark
-from bot.lookups import get_lookup, list_lookups
+from bot.lookups import get_lookup
 from bot.models import ConsoleUser
 from bot.texts import topic_name
 from bot.types import Attachment, Incoming, Reply
@@ -110,9 +110,9 @@ def new_conversation(request: Request, _user: ConsoleUser, _form: FormData | Non
 @page()
 def lookups_page(request: Request, user: ConsoleUser, _form: FormData | None) -> Response:
     """The lookups grouped by place, then topic."""
-    rows = list_lookups(engine=state_of(request).engine)
+    shelf = state_of(request).dialogue.shelf  # the chat's: defaults follow the live corpus
     groups: dict[str, dict[str, list[Any]]] = defaultdict(lambda: defaultdict(list))
-    for row in rows:
+    for row, _finds in shelf.visible():
         place = row.district or row.city or says("lookups", "no_place")
         topic = topic_name(row.topic) if row.topic else says("lookups", "no_topic")
         groups[place][topic].append(row)

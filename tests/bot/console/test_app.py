@@ -41,7 +41,7 @@ def dialogue(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Dialogue]:
 def client_for(dialogue: Dialogue, **console: object) -> httpx.AsyncClient:
     """The console mounted as ``policybot serve`` mounts it, called in-process."""
     settings = ConsoleSettings(_env_file=None, **console)  # type: ignore[call-arg]
-    app = console_app(dialogue, dialogue._settings, console=settings)
+    app = console_app(dialogue, dialogue.settings, console=settings)
     outer = Starlette(routes=[Mount("/console", app=app)])
     return httpx.AsyncClient(transport=httpx.ASGITransport(app=outer), base_url="http://testserver")
 
