@@ -21,6 +21,8 @@ from bot.dialogue import Dialogue
 from bot.settings import Settings
 from tests.conftest import SEEDS
 
+pytestmark = pytest.mark.e2e  # the console app over a real dialogue core and its database
+
 PASSWORD = "right-password"
 
 

@@ -21,7 +21,7 @@ from tests.bot.console.conftest import (
 )
 from tests.fakes.published import NOTICE
 
-pytestmark = pytest.mark.browser
+pytestmark = [pytest.mark.e2e, pytest.mark.browser]
 
 QUESTION = "东莞5G项目能拿多少补贴？"
 CITED_NUMBER = "东工信函〔2021〕169号"
