@@ -8,6 +8,7 @@ machine form.
 from __future__ import annotations
 
 import datetime as dt
+import json
 from dataclasses import dataclass, field
 
 from sqlalchemy import func
@@ -19,6 +20,21 @@ from bot.models import BotQuestion
 from bot.texts import say
 
 ANSWERING_KINDS = ("answer", "abstain")  # replies that searched the corpus
+# CSV columns of the question log (``policybot export``, the web console's CSV): the fields an
+# operator works with (answer_ids are clause ids)
+EXPORT_COLUMNS = (
+    "id", "created_at", "channel", "user_id", "text", "question", "city", "district",
+    "intents", "abstained", "reason", "answer_ids", "feedback", "feedback_at", "latency_ms",
+)  # fmt: skip
+
+
+def export_cell(value: object) -> object:
+    """A logged value as a CSV cell: times in ISO 8601, lists as JSON, nothing as empty."""
+    if isinstance(value, dt.datetime):
+        return value.isoformat()
+    if isinstance(value, list):
+        return json.dumps(value, ensure_ascii=False)
+    return "" if value is None else value
 
 
 @dataclass(slots=True)

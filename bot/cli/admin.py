@@ -22,14 +22,8 @@ from sqlmodel import Session, col, select
 from bot.db import create_tables, make_engine
 from bot.models import BotQuestion
 from bot.settings import get_settings
-from bot.stats import collect_stats, stats_lines
+from bot.stats import EXPORT_COLUMNS, collect_stats, export_cell, stats_lines
 from bot.texts import say
-
-# CSV columns: the question log's fields an operator works with (answer_ids are clause ids)
-EXPORT_COLUMNS = (
-    "id", "created_at", "channel", "user_id", "text", "question", "city", "district",
-    "intents", "abstained", "reason", "answer_ids", "feedback", "feedback_at", "latency_ms",
-)  # fmt: skip
 
 
 def since_date(value: str) -> dt.datetime:
@@ -80,14 +74,6 @@ def _export_rows(
         yield from session.exec(query.execution_options(yield_per=500))
 
 
-def _cell(value: object) -> object:
-    if isinstance(value, dt.datetime):
-        return value.isoformat()
-    if isinstance(value, list):
-        return json.dumps(value, ensure_ascii=False)
-    return "" if value is None else value
-
-
 def cmd_export(args: argparse.Namespace) -> int:
     """Write the unanswered questions (or all, --all) or the feedback as CSV on stdout."""
     engine = _engine()
@@ -95,7 +81,7 @@ def cmd_export(args: argparse.Namespace) -> int:
     writer.writerow(EXPORT_COLUMNS)
     try:
         for row in _export_rows(engine, args.what, args.since, args.all):
-            writer.writerow([_cell(getattr(row, column)) for column in EXPORT_COLUMNS])
+            writer.writerow([export_cell(getattr(row, column)) for column in EXPORT_COLUMNS])
     finally:
         engine.dispose()
     sys.stdout.flush()

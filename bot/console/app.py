@@ -42,9 +42,11 @@ from bot.console.settings import ConsoleSettings, get_console_settings
 from bot.dialogue import Dialogue
 from bot.models import ConsoleUser
 from bot.settings import Settings
+from bot.types import Incoming, Reply
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 PREFIX = "/console"
+CHANNEL = "web"  # the channel name questions asked here are logged under
 COOKIE_NAME = "policybot_console"
 CSRF_FIELD = "csrf"
 CSRF_HEADER = "x-csrf-token"
@@ -132,6 +134,32 @@ def render(
 
 def redirect(path: str) -> RedirectResponse:
     return RedirectResponse(f"{PREFIX}{path}", status_code=303)
+
+
+# ---------------------------------------------------------------------- the core
+
+
+def form_text(form: FormData | None, name: str) -> str:
+    value = form.get(name) if form else None
+    return value.strip() if isinstance(value, str) else ""
+
+
+async def say_to_core(request: Request, user: ConsoleUser, text: str, **extra: Any) -> Reply:
+    """One message through the dialogue core, as this user's ``web`` conversation."""
+    state = state_of(request)
+    incoming = Incoming(
+        channel=CHANNEL,
+        user_id=user.name,
+        session_id=str(request.session.get("conv") or user.name),
+        text=text,
+        is_admin=user.role == "admin",
+        **extra,
+    )
+    return await state.dialogue.handle(incoming)
+
+
+def reply_text(reply: Reply) -> str:
+    return "\n".join([*reply.text, *reply.footer])
 
 
 # ---------------------------------------------------------------------- the guard

@@ -15,9 +15,8 @@ from dataclasses import dataclass, field
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, or_, select
 
-from bot.cli.admin import EXPORT_COLUMNS, _cell
 from bot.models import BotQuestion, ConsoleQuestionMark
-from bot.stats import ANSWERING_KINDS
+from bot.stats import ANSWERING_KINDS, EXPORT_COLUMNS, export_cell
 
 REVIEW_LIMIT = 100  # groups shown on one page
 
@@ -101,6 +100,6 @@ def review_csv(*, engine: Engine, since: dt.datetime | None = None) -> str:
     with Session(engine) as session:
         marks = {row.text for row in session.exec(select(ConsoleQuestionMark))}
         for row in session.exec(_to_review(since)):  # type: ignore[call-overload]
-            cells = [_cell(getattr(row, column)) for column in EXPORT_COLUMNS]
+            cells = [export_cell(getattr(row, column)) for column in EXPORT_COLUMNS]
             writer.writerow([*cells, "true" if row.text in marks else "false"])
     return "\ufeff" + out.getvalue()
