@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import dataclasses
 
-from bot.channels.telegram_render import render_reply as telegram_html
-from bot.channels.wecom_render import WeComRenderer
+from bot.channels.telegram.render import render_reply as telegram_html
+from bot.channels.wecom.render import WeComRenderer
 from bot.types import Answer, Reply
 
 ANSWER = Answer(

@@ -12,21 +12,15 @@ import contextlib
 import re
 import tomllib
 from collections.abc import AsyncIterator, Awaitable, Callable
-from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
 
-from bot.channels.telegram import (
-    CALLBACK_DATA_BYTES,
-    CallbackCodec,
-    TelegramChannel,
-    TelegramConfig,
-    layout_rows,
-)
-from bot.channels.telegram_render import MESSAGE_LIMIT, render_reply
+from bot.channels.telegram import CALLBACK_DATA_BYTES, TelegramChannel, TelegramConfig
+from bot.channels.telegram.render import MESSAGE_LIMIT, render_reply
 from bot.settings import Settings
-from bot.types import Answer, Button, Incoming, Reply
+from bot.types import Button, Incoming, Reply
+from tests.fakes.answers import long_answer, visible_text
 from tests.fakes.telegram_api import BOT_USERNAME, Call, FakeTelegramAPI
 
 pytestmark = pytest.mark.e2e
@@ -110,23 +104,6 @@ async def bot(api: FakeTelegramAPI, core: object, tmp_path: Path) -> AsyncIterat
         yield channel
 
 
-def visible_text(html_text: str) -> str:
-    """What a person sees of an HTML message."""
-
-    class Collect(HTMLParser):
-        def __init__(self) -> None:
-            super().__init__(convert_charrefs=True)
-            self.parts: list[str] = []
-
-        def handle_data(self, data: str) -> None:
-            self.parts.append(data)
-
-    parser = Collect()
-    parser.feed(html_text)
-    parser.close()
-    return "".join(parser.parts)
-
-
 async def ask(api: FakeTelegramAPI, text: str, user_id: int, **kwargs: object) -> Call:
     """Send ``text`` as ``user_id`` and return the bot's (last part of its) answer."""
     before = len(api.calls_of("sendMessage", chat_id=kwargs.get("chat_id", user_id)))
@@ -152,8 +129,9 @@ def button(call: Call, label_part: str) -> str:
 async def test_startup_publishes_chinese_command_menu(api: FakeTelegramAPI, bot: TelegramChannel):
     [call] = api.calls_of("setMyCommands")
     menu = {entry["command"]: entry["description"] for entry in call.params["commands"]}
-    assert menu == TelegramConfig.load().commands
-    assert all(re.search(r"[\u4e00-\u9fff]", text) for text in menu.values())
+    assert menu == TelegramConfig.load().commands and len(menu) >= 5
+    untranslated = [text for text in menu.values() if not re.search(r"[\u4e00-\u9fff]", text)]
+    assert not untranslated
     assert api.calls_of("getMe")
     assert await api.wait_for("getUpdates")  # polling by default
 
@@ -168,7 +146,8 @@ async def test_question_answered_with_citation_in_html(api: FakeTelegramAPI, bot
     labels = [label for label, _ in answer.buttons()]
     assert any("原文" in label for label in labels)
     assert "👍" in "".join(labels) and "👎" in "".join(labels)
-    assert all(len(data.encode()) <= CALLBACK_DATA_BYTES for _, data in answer.buttons())
+    sizes = [len(data.encode()) for _, data in answer.buttons()]
+    assert sizes and max(sizes) <= CALLBACK_DATA_BYTES
 
 
 async def test_every_button_pressed(api: FakeTelegramAPI, bot: TelegramChannel):
@@ -273,7 +252,8 @@ async def test_flood_from_one_user_does_not_starve_another(
     [answer] = await api.wait_for("sendMessage", chat_id=patient)
     assert CITED_NUMBER in answer.text
     sent = await api.wait_for("sendMessage", count=12, chat_id=flooder)
-    assert all(CITED_NUMBER in call.text for call in sent)  # every one answered, none refused
+    cited = [call for call in sent if CITED_NUMBER in call.text]
+    assert len(cited) == len(sent) == 12  # every one answered, none refused
 
 
 async def test_group_answers_only_when_addressed(api: FakeTelegramAPI, bot: TelegramChannel):
@@ -358,24 +338,6 @@ async def test_failing_core_gets_a_polite_message(api: FakeTelegramAPI, tmp_path
     assert "Traceback" not in sent.text and "fire" not in sent.text
 
 
-def long_answer(number: int, length: int) -> Answer:
-    excerpt = ("按照项目核定投入金额的 25% 给予资助 <每个> 项目 & 最高 500 万。" * 200)[:length]
-    return Answer(
-        doc_number=f"东工信函〔2021〕{number}号",
-        title="标题",
-        authority="东莞市工业和信息化局",
-        date="2021-06-30",
-        city="东莞",
-        section="一、（一）",
-        excerpt=excerpt,
-        passage=excerpt,
-        passage_id=f"p{number}",
-        score=1.0,
-        citation=f"东莞市工业和信息化局 东工信函〔2021〕{number}号 一、（一）",
-        emphasis=((11, 14), (40, 46)),
-    )
-
-
 async def test_long_reply_split_with_keyboard_on_last_part(api: FakeTelegramAPI, tmp_path: Path):
     long_name = "东莞市松山湖高新区5G融合应用与工业互联网专项资金补贴申请条件"  # > 64 bytes
     reply = Reply(
@@ -394,7 +356,7 @@ async def test_long_reply_split_with_keyboard_on_last_part(api: FakeTelegramAPI,
         await api.wait_for("sendMessage", count=len(render_reply(reply)), chat_id=34)
         sent = api.calls_of("sendMessage", chat_id=34)
         assert len(sent) == len(render_reply(reply)) >= 2
-        assert all(len(call.text) <= MESSAGE_LIMIT for call in sent)
+        assert max(len(call.text) for call in sent) <= MESSAGE_LIMIT
         assert [bool(call.buttons()) for call in sent] == [False] * (len(sent) - 1) + [True]
         data = button(sent[-1], "松山湖")
         assert data.startswith("#") and len(data.encode()) <= CALLBACK_DATA_BYTES
@@ -413,102 +375,3 @@ async def test_admin_flag_comes_from_settings_only(api: FakeTelegramAPI, tmp_pat
         await ask(api, "/stats", user_id=ADMIN)
         await ask(api, f"/stats {ADMIN} admin", user_id=35)
     assert [incoming.is_admin for incoming in core.seen] == [True, False]
-
-
-# ------------------------------------------------------------------------- pure parts
-
-
-def test_render_escapes_and_structures_an_answer():
-    answer = long_answer(7, 60)
-    [html_text] = render_reply(Reply(text=["问：<b>x</b> & y"], answers=[answer], footer=["完"]))
-    assert html_text.startswith("问：&lt;b&gt;x&lt;/b&gt; &amp; y\n\n<blockquote>")
-    assert "&lt;每个&gt;" in html_text and "&amp; 最高" in html_text
-    assert "<b>" + answer.excerpt[11:14] + "</b>" in html_text
-    assert f"</blockquote>\n<i>—— {answer.citation}</i>" in html_text
-    assert html_text.endswith("\n\n完")
-
-
-def test_render_splits_long_replies_on_block_boundaries_with_balanced_tags():
-    reply = Reply(
-        text=["开头" * 10],
-        answers=[long_answer(n, 3000 + 900 * n) for n in (1, 2, 3)],
-        footer=["结尾"],
-    )
-    parts = render_reply(reply)
-    assert len(parts) >= 4
-    for part in parts:
-        assert len(part) <= MESSAGE_LIMIT
-        opened = re.findall(r"<(/?)(\w+)>", part)
-        stack: list[str] = []
-        for closing, tag in opened:
-            if closing:
-                assert stack and stack.pop() == tag
-            else:
-                stack.append(tag)
-        assert not stack
-    shown = "".join(visible_text(part) for part in parts)
-    for answer in reply.answers:
-        assert answer.citation in shown
-        assert answer.excerpt.replace("\n", "") in shown.replace("\n", "")
-
-
-def test_callback_codec_keeps_short_commands_and_maps_long_ones():
-    codec = CallbackCodec(max_keys=2)
-    assert codec.encode("/more") == "/more" and codec.decode("/more") == "/more"
-    long_commands = [f"/lookup 东莞市松山湖高新区5G融合应用专项资金补贴{n}" for n in range(3)]
-    keys = [codec.encode(command) for command in long_commands]
-    assert all(key.startswith("#") and len(key.encode()) <= CALLBACK_DATA_BYTES for key in keys)
-    assert codec.encode(long_commands[2]) == keys[2]  # stable key for the same command
-    assert codec.decode(keys[2]) == long_commands[2]
-    assert codec.decode(keys[0]) is None  # forgotten beyond max_keys: a stale button
-    assert codec.decode("garbage") is None and codec.decode(None) is None
-
-
-def test_keyboard_rows_keep_one_kind_of_action_per_row():
-    buttons = [
-        Button("更多", "/more", "more"),
-        Button("原文1", "/full a", "full"),
-        Button("原文2", "/full b", "full"),
-        Button("原文3", "/full c", "full"),
-        Button("原文4", "/full d", "full"),
-        Button("👍", "/feedback 1 up", "feedback"),
-        Button("👎", "/feedback 1 down", "feedback"),
-    ]
-    rows = layout_rows(buttons, max_per_row=3, max_row_width=24)
-    assert [[b.label for b in row] for row in rows] == [
-        ["更多"],
-        ["原文1", "原文2", "原文3"],
-        ["原文4"],
-        ["👍", "👎"],
-    ]
-
-
-async def test_requests_that_never_reached_telegram_are_retried(caplog: pytest.LogCaptureFixture):
-    from telegram import Bot
-    from telegram.error import NetworkError
-
-    from bot.channels.serve import listening_socket
-    from bot.channels.telegram import RetryingRequest
-
-    closed = listening_socket("127.0.0.1", 0)
-    port = closed.getsockname()[1]
-    closed.close()  # nothing listens there: every connection is refused
-    bot = Bot("1:x", base_url=f"http://127.0.0.1:{port}/bot")
-    bot._request = (bot._request[0], RetryingRequest(retries=2, retry_seconds=0.0))  # type: ignore[attr-defined]
-    with caplog.at_level("WARNING", logger="bot.channels.telegram"), pytest.raises(NetworkError):
-        await bot.get_me()
-    assert caplog.text.count("Telegram unreachable") == 2
-
-
-async def test_requests_that_reached_telegram_are_not_repeated(api: FakeTelegramAPI):
-    from telegram import Bot
-    from telegram.error import NetworkError
-
-    from bot.channels.telegram import RetryingRequest
-
-    api.fail_next("getMe", error_code=502, description="Bad Gateway")
-    request = RetryingRequest(retries=3, retry_seconds=0.0)
-    with pytest.raises(NetworkError, match="Bad Gateway"):
-        async with Bot(api.token, base_url=api.base_url, request=request):  # getMe on entry
-            pass
-    assert len(api.calls_of("getMe")) == 1

@@ -21,11 +21,12 @@ from starlette.applications import Starlette
 from wechatpy.enterprise.crypto import WeChatCrypto
 
 from bot.channels.wecom import WeComChannel
-from bot.channels.wecom_render import WeComRenderer, cut_to_bytes, load_config, utf8_len
+from bot.channels.wecom.render import WeComRenderer, load_config, utf8_len
 from bot.delivery.store import SENT, Job
 from bot.settings import Settings
-from bot.types import Answer, Button, Incoming, Reply
+from bot.types import Button, Incoming, Reply
 from tests.fakes import wecom_vectors as V
+from tests.fakes.answers import make_answer
 from tests.fakes.wecom_api import FakeWeComApi, WeComCallbackClient
 
 pytestmark = pytest.mark.e2e
@@ -47,23 +48,6 @@ def ECHO_CLOCK() -> float:
 
 
 # ---- a small dialogue double (the real core is used at the end) ------------------------------
-
-
-def make_answer(number: int, excerpt: str, doc_number: str = "东工信函〔2021〕169号") -> Answer:
-    return Answer(
-        doc_number=doc_number,
-        title="市工信局关于对东莞市政协第十三届六次会议第20210113号提案答复的函",
-        authority="东莞市工业和信息化局",
-        date="2021-06-30",
-        city="东莞",
-        section=f"一、（一）{number}.",
-        excerpt=excerpt,
-        passage=excerpt,
-        passage_id=f"p{number}",
-        score=10.0 - number,
-        citation=f"东莞市工业和信息化局《{doc_number}》第{number}条",
-        emphasis=((0, 2),),
-    )
 
 
 class ScriptedDialogue:
@@ -498,51 +482,6 @@ async def test_every_passive_reply_fits_2048_bytes(connect, fake_api) -> None:
         assert utf8_len(message.content) <= limit
 
 
-def test_fitting_prefers_shorter_excerpts_then_fewer_answers() -> None:
-    renderer = WeComRenderer()
-    excerpt = "按照项目核定投入金额的25%给予资助，每个项目最高500万元。" * 20
-    reply = Reply(text=["找到："], answers=[make_answer(n, excerpt) for n in range(1, 13)])
-    fitted = renderer.passive(reply, can_send_rest=False)
-    assert utf8_len(fitted.text) <= 2048
-    assert fitted.text.endswith('回复"更多"查看其余')
-    assert fitted.overflow is None
-    with_api = renderer.passive(reply, can_send_rest=True)
-    kept = with_api.text.count("—— ")
-    assert with_api.overflow is not None and kept + len(with_api.overflow.answers) == 12
-    assert "更多" not in with_api.text
-
-
-def test_cutting_never_splits_a_character() -> None:
-    text = "东莞5G补贴" * 10
-    for limit in range(0, 40):
-        cut = cut_to_bytes(text, limit)
-        assert utf8_len(cut) <= limit
-        assert cut.encode("utf-8").decode("utf-8") == cut
-        assert cut == "" or cut.endswith("……") or cut == text
-
-
-def test_buttons_become_text_hints() -> None:
-    reply = Reply(
-        text=["常用查询："],
-        buttons=[
-            Button("东莞5G补贴", "/lookup 东莞5G补贴"),
-            Button("中山人才", "/lookup 中山人才"),
-            Button("更多", "/more", "more"),
-            Button("👍", "/feedback 3 up", "feedback"),
-            Button("原文 1", "/full abc", "full"),
-            Button("东工信函〔2021〕134号", "/doc 东工信函〔2021〕134号"),
-        ],
-    )
-    text = WeComRenderer().passive(reply, can_send_rest=False).text
-    assert "· /lookup 东莞5G补贴" in text and "· /lookup 中山人才" in text
-    assert '回复"更多"查看其余' in text
-    assert "· /doc 东工信函〔2021〕134号" in text  # a pick among documents: listed like lookups
-    assert "/feedback" not in text and "/full" not in text and "<" not in text
-    listed = Reply(text=["· 东莞5G补贴：东莞5G项目有什么补贴？"], buttons=reply.buttons[:2])
-    hints = WeComRenderer().button_hints(listed)
-    assert hints == ["常用查询（回复对应文字即可）：\n· /lookup 中山人才"]
-
-
 # ---- events, media, admin ------------------------------------------------------------------------
 
 
@@ -639,7 +578,7 @@ async def test_a_slow_real_answer_arrives_through_message_send(
     real_core.gate.set()
     await channel.delivery.idle()
     assert fake_api.sent, fake_api.refused
-    assert all(message.body["touser"] == "wangwu" for message in fake_api.sent)
+    assert {message.body["touser"] for message in fake_api.sent} == {"wangwu"}
     assert any("东工信函〔2021〕169号" in message.content for message in fake_api.sent)
     assert len(real_core.calls) == 1
 

@@ -15,7 +15,7 @@ from starlette.applications import Starlette
 
 from bot.app import build_dialogue
 from bot.channels.wecom import WeComChannel
-from bot.channels.wecom_render import load_config
+from bot.channels.wecom.render import load_config
 from bot.settings import Settings
 from tests.fakes import wecom_vectors as V
 from tests.fakes.published import NOTICE, make_docx

@@ -18,6 +18,8 @@ from typing import Any
 import httpx
 from pydantic import SecretStr
 
+from bot.settings import Settings
+
 log = logging.getLogger(__name__)
 
 # errcodes after which a fresh token is fetched and the send retried once
@@ -191,3 +193,18 @@ class WeComApi:
         if errcode != 0:
             raise WeComApiError(errcode, str(data.get("errmsg", "")))
         return data
+
+
+def api_from_settings(settings: Settings) -> WeComApi | None:
+    """The message/send client, when WECOM_SECRET and WECOM_AGENT_ID are set."""
+    secret = settings.wecom_secret
+    agent_id = (settings.wecom_agent_id or "").strip()
+    if secret is None or not secret.get_secret_value().strip() or not agent_id.isdigit():
+        log.warning("WECOM_SECRET/WECOM_AGENT_ID not set: WeCom answers only passively")
+        return None
+    return WeComApi(
+        base_url=settings.wecom_api_base,
+        corp_id=str(settings.wecom_corp_id),
+        secret=secret,
+        agent_id=agent_id,
+    )

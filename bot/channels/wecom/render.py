@@ -17,7 +17,7 @@ from typing import Any, Literal
 
 from bot.types import Answer, Reply
 
-DATA_FILE = Path(__file__).resolve().parent.parent / "data" / "wecom.toml"
+DATA_FILE = Path(__file__).resolve().parents[2] / "data" / "wecom.toml"
 
 
 @lru_cache(maxsize=1)
@@ -54,6 +54,10 @@ class ActiveMessage:
     msgtype: Literal["text", "markdown"]
     content: str
 
+    def as_dict(self) -> dict[str, str]:
+        """As the outbox stores it."""
+        return {"msgtype": self.msgtype, "content": self.content}
+
 
 class WeComRenderer:
     """Renders replies for WeCom with the texts and limits of bot/data/wecom.toml."""
@@ -71,10 +75,11 @@ class WeComRenderer:
     # ---- building blocks -------------------------------------------------------------------
 
     def button_hints(self, reply: Reply) -> list[str]:
-        """Buttons as lines of text: lookups listed by name, the rest as 回复"…" hints.
+        """Buttons as lines of text, by kind: lookups listed by name, the rest as 回复"…" hints.
 
-        Nothing is said twice: the /more hint and lookups the reply's text already names are
-        left out.
+        Kinds in ``hidden_kinds`` are not offered (votes and /full are too long to type; the
+        core's answer footer already says how to ask for more). Lookups the reply's text
+        already names are left out.
         """
         hidden = set(self.buttons["hidden_kinds"])
         already_said = "\n".join([*reply.text, *reply.footer])
@@ -85,8 +90,7 @@ class WeComRenderer:
             if not command or button.kind in hidden:
                 continue
             if button.kind == "more":
-                if self.texts["more_said"] not in already_said:
-                    others.append(self.texts["more_button"])
+                others.append(self.texts["more_button"])
             elif button.kind == "lookup":
                 if button.label in already_said:  # the core listed it already (/lookup)
                     continue
