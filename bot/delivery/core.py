@@ -24,81 +24,28 @@ import os
 import uuid
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any
 
 from sqlalchemy.engine import Engine
 
-from bot.delivery.store import READY, RECEIVED, SENT, Job, OutboxStore, utc_now
+from bot.delivery.passive import passive_text
+from bot.delivery.sender import Sender
+from bot.delivery.store import READY, Job, OutboxStore, utc_now
+from bot.delivery.types import (
+    DeliveryError,
+    Dialogue,
+    Inbound,
+    Outlet,
+    Queued,
+    Ticket,
+)
 from bot.settings import Settings
 from bot.texts import say
-from bot.types import Attachment, Incoming, Reply
+from bot.types import Incoming, Reply
 
 log = logging.getLogger(__name__)
 
 _STOP_TASK_SECONDS = 2.0  # how long cancelled tasks get to unwind
-_PASSIVE_POLL_SECONDS = 0.05
-
-
-class DeliveryError(Exception):
-    """A platform refused a message. ``retryable``: network error, 5xx, 429 (``retry_after``)."""
-
-    def __init__(self, reason: str, *, retryable: bool, retry_after: float | None = None) -> None:
-        super().__init__(reason)
-        self.retryable = retryable
-        self.retry_after = retry_after
-
-
-class Outlet(Protocol):
-    """What delivery needs of a channel: its name, a renderer and one send."""
-
-    name: str
-
-    def render(self, reply: Reply, address: dict[str, Any]) -> dict[str, Any]:
-        """``{"messages": [...]}`` (JSON-able, sent in order); WeCom adds "passive" and "rest"."""
-        ...
-
-    async def deliver(self, address: dict[str, Any], message: dict[str, Any]) -> None:
-        """Send one rendered message; raise :class:`DeliveryError` when it was not accepted."""
-        ...
-
-    async def working(self, address: dict[str, Any]) -> None:
-        """Show that an answer is being made ("typing…"), if the platform can; cancelled."""
-        ...
-
-
-class Dialogue(Protocol):
-    async def handle(self, incoming: Incoming) -> Reply: ...
-
-
-@dataclass(slots=True)
-class Inbound:
-    """A message a channel translated: who, what, and where the answer goes."""
-
-    channel: str
-    user_id: str
-    session_id: str
-    text: str
-    address: dict[str, Any]
-    dedupe_key: str | None = None
-    attachment: Attachment | None = None
-    hold_until: dt.datetime | None = None  # a callback may answer in its response until then
-
-
-@dataclass(slots=True)
-class Ticket:
-    """The outbox row of a submitted message; ``answered`` resolves with its rendered answer."""
-
-    row_id: int
-    created: bool
-    answered: asyncio.Future[dict[str, Any]] | None = None
-
-
-@dataclass(slots=True)
-class _Queued:
-    inbound: Inbound
-    ticket: Ticket | None = None  # None until recorded (or when recording failed)
-    recorded: asyncio.Event = field(default_factory=asyncio.Event)
 
 
 class Delivery:
@@ -118,9 +65,8 @@ class Delivery:
         self.store = OutboxStore(engine)
         self.store.create_table()
         self.owner = owner or f"{os.getpid()}-{uuid.uuid4().hex[:8]}"
-        self._sleep = sleep
-        self._outlets: dict[str, Outlet] = {}
-        self._queues: dict[str, deque[_Queued]] = {}
+        self._sender = Sender(self.store, settings, self.owner, sleep=sleep)
+        self._queues: dict[str, deque[Queued]] = {}
         self._workers: dict[str, asyncio.Task[None]] = {}
         self._tasks: set[asyncio.Task[Any]] = set()
         self._courier: asyncio.Task[None] | None = None
@@ -131,7 +77,7 @@ class Delivery:
     # ---- wiring ------------------------------------------------------------------------------
 
     def register(self, outlet: Outlet) -> None:
-        self._outlets[outlet.name] = outlet
+        self._sender.outlets[outlet.name] = outlet
 
     async def start(self) -> None:
         """Start the courier: it takes over what was left pending, now and periodically."""
@@ -176,19 +122,6 @@ class Delivery:
 
     # ---- arriving ----------------------------------------------------------------------------
 
-    async def _record(self, inbound: Inbound) -> tuple[int, bool]:
-        return await asyncio.to_thread(
-            self.store.record,
-            channel=inbound.channel,
-            user_id=inbound.user_id,
-            session_id=inbound.session_id,
-            text=inbound.text,
-            address=inbound.address,
-            owner=self.owner,
-            lease_seconds=self._settings.delivery_lease_seconds,
-            dedupe_key=inbound.dedupe_key,
-        )
-
     async def submit(self, inbound: Inbound) -> Ticket | None:
         """Record and queue a message; None when it could not be recorded (the user is told).
 
@@ -197,7 +130,7 @@ class Delivery:
         """
         queue = self._queues.setdefault(inbound.session_id, deque())
         over = len(queue) >= self._settings.user_queue_limit
-        item = _Queued(inbound)
+        item = Queued(inbound)
         if not over and not self._closing:
             queue.append(item)
             if inbound.session_id not in self._workers:
@@ -206,10 +139,10 @@ class Delivery:
                 )
         self._submitting += 1
         try:
-            row_id, created = await self._record(inbound)
+            row_id, created = await _record(self.store, inbound, self.owner, self._settings)
         except Exception:
             log.exception("could not record a %s message", inbound.channel)
-            await self._tell_directly(inbound, say("delivery", "not_recorded"))
+            await self._sender.tell_directly(inbound, say("delivery", "not_recorded"))
             return None
         finally:
             self._submitting -= 1
@@ -226,13 +159,13 @@ class Delivery:
     async def say(self, inbound: Inbound, reply: Reply) -> None:
         """A reply the channel made itself (a hint): recorded and delivered like an answer."""
         try:
-            row_id, created = await self._record(inbound)
+            row_id, created = await _record(self.store, inbound, self.owner, self._settings)
         except Exception:
             log.exception("could not record a %s reply", inbound.channel)
-            await self._tell_directly(inbound, say("delivery", "not_recorded"))
+            await self._sender.tell_directly(inbound, say("delivery", "not_recorded"))
             return
         if created:
-            self._spawn(self._answered(_Queued(inbound, Ticket(row_id, True)), reply))
+            self._spawn(self._answered(Queued(inbound, Ticket(row_id, True)), reply))
 
     async def ask(self, incoming: Incoming) -> Reply:
         """The core's reply without recording (a button's toast, which cannot be re-sent)."""
@@ -247,41 +180,7 @@ class Delivery:
         callback answered with it. Past the deadline the answer is released to the courier
         (unless ``release`` is False: nothing can send it, a retried callback will carry it).
         """
-        rendered: dict[str, Any] | None = None
-        remaining = (deadline - utc_now()).total_seconds()
-        if ticket.answered is not None and remaining > 0:
-            with contextlib.suppress(TimeoutError):
-                rendered = await asyncio.wait_for(asyncio.shield(ticket.answered), remaining)
-        job: Job | None = None
-        while rendered is None:
-            job = await asyncio.to_thread(self.store.get, ticket.row_id)
-            if job is None:
-                return None
-            if job.passive:
-                return str((job.rendered or {}).get("passive") or "")
-            if job.status not in (RECEIVED,) or utc_now() >= deadline:
-                rendered = job.rendered
-                break
-            await asyncio.sleep(_PASSIVE_POLL_SECONDS)
-        if rendered is None or rendered.get("passive") is None:
-            if release:
-                await self._release_hold(ticket.row_id)
-            return None
-        taken = await asyncio.to_thread(
-            self.store.take_passive, ticket.row_id, has_rest=bool(rendered.get("rest"))
-        )
-        if not taken:  # a parallel callback (WeCom's retry) answered with it: the same text
-            job = await asyncio.to_thread(self.store.get, ticket.row_id)
-            return str(rendered["passive"]) if job is not None and job.passive else None
-        if rendered.get("rest"):
-            self._wake.set()
-        return str(rendered["passive"])
-
-    async def _release_hold(self, row_id: int) -> None:
-        try:
-            await asyncio.to_thread(self.store.release_hold, row_id)
-        finally:
-            self._wake.set()
+        return await passive_text(self.store, ticket, deadline, release=release, wake=self._wake)
 
     # ---- answering ---------------------------------------------------------------------------
 
@@ -302,7 +201,7 @@ class Delivery:
             if not queue:
                 self._queues.pop(session_id, None)
 
-    async def _answer(self, item: _Queued) -> None:
+    async def _answer(self, item: Queued) -> None:
         inbound = item.inbound
         incoming = Incoming(
             channel=inbound.channel,
@@ -313,7 +212,11 @@ class Delivery:
             attachment=inbound.attachment,
         )
         assert item.ticket is not None
-        keep_lease = asyncio.create_task(self._keep_lease(item.ticket.row_id))
+        keep_lease = asyncio.create_task(
+            _keep_lease(
+                self.store, item.ticket.row_id, self.owner, self._settings.delivery_lease_seconds
+            )
+        )
         working = asyncio.create_task(self._working(inbound))
         try:
             reply = await self._reply(incoming)
@@ -330,22 +233,13 @@ class Delivery:
 
     async def _working(self, inbound: Inbound) -> None:
         with contextlib.suppress(Exception):
-            await self._outlets[inbound.channel].working(inbound.address)
+            await self._sender.outlets[inbound.channel].working(inbound.address)
 
-    async def _keep_lease(self, row_id: int) -> None:
-        lease = self._settings.delivery_lease_seconds
-        while True:
-            await asyncio.sleep(lease / 3)
-            with contextlib.suppress(Exception):
-                await asyncio.to_thread(
-                    self.store.renew, row_id, owner=self.owner, lease_seconds=lease
-                )
-
-    async def _answered(self, item: _Queued, reply: Reply) -> None:
+    async def _answered(self, item: Queued, reply: Reply) -> None:
         """Store the rendered answer, hand it to a waiting callback, else send it now."""
         inbound, ticket = item.inbound, item.ticket
         assert ticket is not None
-        outlet = self._outlets[inbound.channel]
+        outlet = self._sender.outlets[inbound.channel]
         rendered = outlet.render(reply, inbound.address)
         hold = inbound.hold_until or utc_now()
         stored = await asyncio.to_thread(
@@ -359,79 +253,9 @@ class Delivery:
         if ticket.answered is not None and not ticket.answered.done():
             ticket.answered.set_result(rendered)
         if stored and hold <= utc_now():
-            await self._send(ticket.row_id)
+            await self._sender.send(ticket.row_id)
 
     # ---- sending -----------------------------------------------------------------------------
-
-    async def _send(self, row_id: int, job: Job | None = None) -> None:
-        """Send a ready answer part by part until accepted; retries with backoff, then failed."""
-        settings = self._settings
-        if job is None:
-            claimed = await asyncio.to_thread(
-                self.store.claim,
-                row_id,
-                owner=self.owner,
-                lease_seconds=settings.delivery_lease_seconds,
-            )
-            if not claimed or (job := await asyncio.to_thread(self.store.get, row_id)) is None:
-                return
-        outlet = self._outlets[job.channel]
-        rendered = job.rendered or {}
-        messages = list(rendered.get("rest") or []) if job.passive else rendered["messages"]
-        sent, attempts = job.parts_sent, job.attempts
-        while True:
-            try:
-                for message in messages[sent:]:
-                    await outlet.deliver(job.address, message)
-                    sent += 1
-                    await asyncio.to_thread(
-                        self.store.progress, row_id, owner=self.owner, parts_sent=sent
-                    )
-                await asyncio.to_thread(self.store.finish, row_id, owner=self.owner, status=SENT)
-                return
-            except DeliveryError as error:
-                attempts += 1
-                if not error.retryable or attempts >= settings.delivery_max_attempts:
-                    log.warning("%s answer %d failed for good: %s", job.channel, row_id, error)
-                    await asyncio.to_thread(
-                        self.store.finish,
-                        row_id,
-                        owner=self.owner,
-                        status="failed",
-                        error=str(error),
-                    )
-                    return
-                delay = error.retry_after or min(
-                    settings.delivery_backoff_seconds * 2 ** (attempts - 1),
-                    settings.delivery_backoff_max_seconds,
-                )
-                log.info(
-                    "%s answer %d: %s; retry %d in %.1fs",
-                    job.channel,
-                    row_id,
-                    error,
-                    attempts,
-                    delay,
-                )
-                await asyncio.to_thread(
-                    self.store.retry_later,
-                    row_id,
-                    owner=self.owner,
-                    attempts=attempts,
-                    delay=delay,
-                    error=str(error),
-                )
-                await self._sleep(delay)
-
-    async def _tell_directly(self, inbound: Inbound, text: str) -> None:
-        """Best effort, unrecorded: used only when the outbox itself cannot be written."""
-        outlet = self._outlets.get(inbound.channel)
-        if outlet is None:
-            return
-        rendered = outlet.render(Reply(text=[text], kind="error"), inbound.address)
-        with contextlib.suppress(Exception):
-            for message in rendered["messages"]:
-                await outlet.deliver(inbound.address, message)
 
     # ---- the courier -------------------------------------------------------------------------
 
@@ -444,7 +268,7 @@ class Delivery:
                     owner=self.owner,
                     lease_seconds=self._settings.delivery_lease_seconds,
                     limit=100,
-                    channels=sorted(self._outlets),
+                    channels=sorted(self._sender.outlets),
                 )
             except Exception:
                 log.warning("outbox check failed", exc_info=True)
@@ -461,16 +285,41 @@ class Delivery:
     async def _take_over(self, jobs: list[Job]) -> None:
         for job in jobs:
             if job.status == READY:
-                await self._send(job.id, job)
+                await self._sender.send(job.id, job)
                 continue
             log.info("answering %s message %d left unanswered", job.channel, job.id)
             inbound = Inbound(job.channel, job.user_id, job.session_id, job.text, job.address)
-            await self._answer(_Queued(inbound, Ticket(job.id, True)))
+            await self._answer(Queued(inbound, Ticket(job.id, True)))
 
     def _spawn(self, work: Any) -> None:
         task = asyncio.ensure_future(work)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
+
+
+async def _record(
+    store: OutboxStore, inbound: Inbound, owner: str, settings: Settings
+) -> tuple[int, bool]:
+    """The message's outbox row (and whether this call created it), off the event loop."""
+    return await asyncio.to_thread(
+        store.record,
+        channel=inbound.channel,
+        user_id=inbound.user_id,
+        session_id=inbound.session_id,
+        text=inbound.text,
+        address=inbound.address,
+        owner=owner,
+        lease_seconds=settings.delivery_lease_seconds,
+        dedupe_key=inbound.dedupe_key,
+    )
+
+
+async def _keep_lease(store: OutboxStore, row_id: int, owner: str, lease: float) -> None:
+    """Renew a row's lease while its answer is being made, so no other process takes it over."""
+    while True:
+        await asyncio.sleep(lease / 3)
+        with contextlib.suppress(Exception):
+            await asyncio.to_thread(store.renew, row_id, owner=owner, lease_seconds=lease)
 
 
 async def _cancel(tasks: list[asyncio.Task[Any]] | set[asyncio.Task[Any]]) -> None:
