@@ -65,6 +65,8 @@ class Settings(BaseSettings):
     answers_per_reply: int = Field(default=3, ge=1, le=10)
     corpus_check_seconds: float = Field(default=2.0, ge=0)
     max_upload_mb: float = Field(default=20.0, gt=0)  # files sent to the bot or `policybot add`
+    # a corpus file larger than this is skipped at reload, named in the report (scans, stray ISOs)
+    corpus_max_file_bytes: int = Field(default=50 * 1024 * 1024, gt=0)
 
     @property
     def max_upload_bytes(self) -> int:

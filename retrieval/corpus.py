@@ -54,18 +54,27 @@ class CorpusRead:
         return {document_key(failure.path) for failure in self.failures}
 
 
-def read_corpus(corpus_dir: Path, *, loaded: Mapping[str, str | None] | None = None) -> CorpusRead:
+def read_corpus(
+    corpus_dir: Path,
+    *,
+    loaded: Mapping[str, str | None] | None = None,
+    max_file_bytes: int | None = None,
+) -> CorpusRead:
     """Read every policy file of ``corpus_dir`` and reject duplicate document numbers.
 
     ``loaded`` maps the file names of the live corpus to their doc_number; it decides which of
     two files sharing a number is kept (see :func:`reject_duplicates`). Raises DocumentError
     naming the folder when it is missing, unreadable or holds no policy file.
     """
-    return reject_duplicates(read_files(corpus_dir), loaded or {})
+    return reject_duplicates(read_files(corpus_dir, max_file_bytes=max_file_bytes), loaded or {})
 
 
-def read_files(corpus_dir: Path) -> CorpusRead:
+def read_files(corpus_dir: Path, *, max_file_bytes: int | None = None) -> CorpusRead:
     """Read each policy file of ``corpus_dir`` (sorted by name, not recursive).
+
+    A file larger than ``max_file_bytes`` is not read (a stray 2 GB scan would hold the reload
+    and its memory): it becomes a failure naming its size and the limit, like an unreadable
+    file, so a version of it loaded before is kept and every other file still loads.
 
     Duplicates are not checked here: the store checks them against the corpus live at the
     moment it swaps. Other files are listed in ``ignored``; hidden files are skipped silently.
@@ -79,6 +88,7 @@ def read_files(corpus_dir: Path) -> CorpusRead:
     for path in policy_files:
         source = path.as_posix()
         try:
+            _check_size(path, max_file_bytes)
             documents.append(read_document(path, source=source))
         except DocumentError as error:
             failures.append(DocumentError(source, error.reason))
@@ -92,6 +102,20 @@ def read_files(corpus_dir: Path) -> CorpusRead:
             detail = f"{type(error).__name__}: {error}"
             failures.append(DocumentError(source, message("errors", "reader_failed", error=detail)))
     return CorpusRead(corpus_dir, documents, failures, ignored)
+
+
+def _check_size(path: Path, max_file_bytes: int | None) -> None:
+    if max_file_bytes is None:
+        return
+    size = path.stat().st_size
+    if size > max_file_bytes:
+        limit = _megabytes(max_file_bytes)
+        reason = message("errors", "file_too_large", size=_megabytes(size), limit=limit)
+        raise DocumentError(path.as_posix(), reason)
+
+
+def _megabytes(size: int) -> str:
+    return f"{size / (1024 * 1024):.1f}".rstrip("0").rstrip(".") + " MB"
 
 
 def _list_folder(corpus_dir: Path) -> tuple[list[Path], list[str]]:

@@ -28,7 +28,11 @@ def cmd_reload(args: argparse.Namespace) -> int:
     engine = make_engine(settings.database_url)
     try:
         create_tables(engine)
-        report = reload_corpus(engine=engine, corpus_dir=corpus_dir)
+        report = reload_corpus(
+            engine=engine,
+            corpus_dir=corpus_dir,
+            max_file_bytes=settings.corpus_max_file_bytes,
+        )
     except (DocumentError, CorpusBusyError) as error:
         print(f"policybot reload: {error}", file=sys.stderr)
         return 1

@@ -49,14 +49,17 @@ _log = logging.getLogger(__name__)
 _LOCK_TIMEOUT = "30s"  # PostgreSQL; SQLite waits for its busy timeout (bot.db: 30 s)
 
 
-def reload_corpus(*, engine: Engine, corpus_dir: Path) -> ReloadReport:
+def reload_corpus(
+    *, engine: Engine, corpus_dir: Path, max_file_bytes: int | None = None
+) -> ReloadReport:
     """Re-read ``corpus_dir`` and swap it in as a new version when anything changed.
 
     Raises DocumentError naming the folder when it is missing, unreadable or has no policy
     file (the live corpus is then untouched), CorpusBusyError when another reload held on.
+    Files over ``max_file_bytes`` are skipped and named in the report (CORPUS_MAX_FILE_BYTES).
     """
     create_corpus_tables(engine)
-    return swap_corpus(engine=engine, read=read_files(corpus_dir))
+    return swap_corpus(engine=engine, read=read_files(corpus_dir, max_file_bytes=max_file_bytes))
 
 
 def ensure_corpus(*, engine: Engine, corpus_dir: Path) -> LiveCorpus:
