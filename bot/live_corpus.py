@@ -103,7 +103,9 @@ class LiveIndex:
     def reload(self, corpus_dir: Path | None = None) -> ReloadReport:
         """Re-read the corpus folder, swap it in atomically, and serve it from now on."""
         report = reload_corpus(
-            engine=self.engine, corpus_dir=corpus_dir or self.settings.corpus_dir
+            engine=self.engine,
+            corpus_dir=corpus_dir or self.settings.corpus_dir,
+            max_file_bytes=self.settings.corpus_max_file_bytes,
         )
         self.refresh_now()
         return report

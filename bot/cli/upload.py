@@ -34,7 +34,11 @@ def cmd_add(args: argparse.Namespace) -> int:
         corpus_dir = Path(settings.corpus_dir)
         uploads = Uploads(
             settings,
-            reload=lambda: reload_corpus(engine=engine, corpus_dir=corpus_dir),
+            reload=lambda: reload_corpus(
+                engine=engine,
+                corpus_dir=corpus_dir,
+                max_file_bytes=settings.corpus_max_file_bytes,
+            ),
             documents=lambda: _live_documents(engine),
         )
         try:

@@ -71,10 +71,10 @@ async def test_first_answer_after_another_process_reloaded_is_from_the_new_corpu
                 report = await asyncio.to_thread(reload_corpus, engine=other, corpus_dir=corpus)
             finally:
                 other.dispose()
-            assert report.swapped and report.version != service._index.version
+            assert report.swapped and report.version != service.live.current.version
 
             # idle: nobody asks; only serve's background check can pick the new version up
-            await wait_until(lambda: service._index.version == report.version)
+            await wait_until(lambda: service.live.current.version == report.version)
 
             api.message(QUESTION, user_id=62)
             [after] = await api.wait_for("sendMessage", chat_id=62)
