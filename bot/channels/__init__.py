@@ -8,6 +8,7 @@ the delivery outlet (``render``, ``deliver``, ``working``).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any, Protocol
 
 from starlette.routing import BaseRoute
@@ -29,7 +30,7 @@ class Channel(Protocol):
     name: str
 
     @property
-    def routes(self) -> list[BaseRoute]: ...
+    def routes(self) -> Sequence[BaseRoute]: ...
 
     async def start(self) -> None: ...
 

@@ -35,6 +35,7 @@ from bot.settings import Settings, get_settings
 logger = logging.getLogger(__name__)
 
 CHANNELS = ("telegram", "wecom")
+CONSOLE = "console"  # `policybot serve console`: the web console alone, no chat channel
 
 
 class _Server(uvicorn.Server):
@@ -52,13 +53,16 @@ def chosen_channels(requested: Sequence[str], settings: Settings) -> tuple[list[
         "telegram": "TELEGRAM_BOT_TOKEN",
         "wecom": "WECOM_CORP_ID, WECOM_TOKEN and WECOM_AES_KEY",
     }
+    if requested and set(requested) == {CONSOLE}:
+        return [], None  # the console is served with every channel, and alone when asked
+    requested = [name for name in requested if name != CONSOLE]
     if not requested:
         channels = [name for name in CHANNELS if configured[name]]
         if not channels:
             return [], (
                 "policybot serve: no chat channel is configured. Set TELEGRAM_BOT_TOKEN to run "
                 "the Telegram bot, or WECOM_CORP_ID, WECOM_TOKEN and WECOM_AES_KEY to run WeCom "
-                "(environment or .env)."
+                "(environment or .env); `policybot serve console` serves the web console alone."
             )
         return channels, None
     channels = list(dict.fromkeys(requested))
@@ -213,7 +217,7 @@ async def serve(
             lifespan="off",
             log_level="warning",
             access_log=False,
-            timeout_graceful_shutdown=grace,
+            timeout_graceful_shutdown=grace,  # type: ignore[arg-type]  # uvicorn takes seconds as a float
         )
     )
     if sockets is None:

@@ -69,7 +69,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     serve = sub.add_parser("serve", help="run the chat channels")
     # no choices=: argparse (3.11) rejects an empty nargs="*" list against them; serve checks
-    serve.add_argument("channels", nargs="*", metavar="CHANNEL", help="telegram and/or wecom")
+    serve.add_argument(
+        "channels",
+        nargs="*",
+        metavar="CHANNEL",
+        help="telegram and/or wecom; console: the web console alone",
+    )
 
     stats = sub.add_parser("stats", help="usage statistics, as an admin's /stats shows them")
     stats.add_argument("--json", action="store_true", help="print one JSON object")

@@ -183,7 +183,9 @@ def _session_user(request: Request) -> ConsoleUser | str:
 def _csrf_ok(request: Request, form: FormData | None) -> bool:
     expected = request.session.get(CSRF_FIELD)
     sent = request.headers.get(CSRF_HEADER) or (form.get(CSRF_FIELD) if form else None)
-    return bool(expected) and isinstance(sent, str) and secrets.compare_digest(sent, expected)
+    if not isinstance(expected, str) or not expected or not isinstance(sent, str):
+        return False
+    return secrets.compare_digest(sent, expected)
 
 
 async def _form(request: Request, state: ConsoleState) -> FormData | None:

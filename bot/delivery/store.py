@@ -179,7 +179,7 @@ class OutboxStore:
             try:
                 with self.engine.begin() as connection:
                     result = connection.execute(_T.insert().values(**values))
-                    return int(result.inserted_primary_key[0]), True
+                    return int(result.inserted_primary_key[0]), True  # type: ignore[index]
             except IntegrityError:
                 existing = self._rows(select(_T.c.id).where(_T.c.dedupe_key == dedupe_key))
                 if not existing:

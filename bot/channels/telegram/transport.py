@@ -12,7 +12,7 @@ import hmac
 import json
 import logging
 import warnings
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable, Coroutine
 from json import JSONDecodeError
 from typing import Any
 
@@ -59,7 +59,7 @@ _MEDIA = (
     | filters.CONTACT
     | filters.LOCATION
 )
-Handler = Callable[[Update, ContextTypes.DEFAULT_TYPE], Awaitable[None]]
+Handler = Callable[[Update, ContextTypes.DEFAULT_TYPE], Coroutine[Any, Any, None]]
 
 
 def derived_webhook_secret(token: str) -> str:
@@ -158,9 +158,10 @@ def build_application(
     """
     base_url = base_url.rstrip("/")
     file_url = base_url[: -len("bot")] + "file/bot" if base_url.endswith("bot") else base_url
-    retry = {"retries": config.network_retries, "retry_seconds": config.network_retry_seconds}
+    retries, retry_seconds = config.network_retries, config.network_retry_seconds
     request = RetryingRequest(
-        **retry,
+        retries=retries,
+        retry_seconds=retry_seconds,
         connection_pool_size=64,
         connect_timeout=5.0,
         read_timeout=15.0,
@@ -173,7 +174,14 @@ def build_application(
         .base_url(base_url)
         .base_file_url(file_url)
         .request(request)
-        .get_updates_request(RetryingRequest(**retry, connection_pool_size=2, connect_timeout=5.0))
+        .get_updates_request(
+            RetryingRequest(
+                retries=retries,
+                retry_seconds=retry_seconds,
+                connection_pool_size=2,
+                connect_timeout=5.0,
+            )
+        )
         .concurrent_updates(True)  # handlers only translate; bot.delivery keeps the order
     )
     if rate_limited:  # RetryAfter is not retried here: the outbox retries it, durably
@@ -182,7 +190,9 @@ def build_application(
             group_max_rate=config.group_per_minute,
             max_retries=0,
         )
-        builder = builder.rate_limiter(limiter)
+        # PTB types the builder for a limiter without per-call arguments; AIORateLimiter takes
+        # optional ones, which is what the builder calls it with
+        builder = builder.rate_limiter(limiter)  # type: ignore[arg-type]
     if not polling:
         builder = builder.updater(None)  # updates arrive through the webhook route
     application = builder.build()
@@ -194,7 +204,7 @@ def build_application(
     return application
 
 
-def _apology(text: str) -> Callable[[object, ContextTypes.DEFAULT_TYPE], Awaitable[None]]:
+def _apology(text: str) -> Callable[[object, ContextTypes.DEFAULT_TYPE], Coroutine[Any, Any, None]]:
     """Log a failed update for operators; tell the person briefly, never with the stack."""
 
     async def on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:

@@ -152,8 +152,8 @@ class WeComChannel:
             if message.text is None:  # a hint made here, or an event that needs nothing
                 if message.reply is None:
                     return empty()
-                text = self._renderer.passive(message.reply, can_send_rest=False).text
-                return self._crypto.seal(text, wechatpy_message, nonce)
+                hint = self._renderer.passive(message.reply, can_send_rest=False).text
+                return self._crypto.seal(hint, wechatpy_message, nonce)
             can_send = self._api is not None
             if not can_send:  # nobody can send later: hold the answer for WeCom's retries
                 deadline = utc_now() + dt.timedelta(seconds=self._wait_without_api)

@@ -94,6 +94,9 @@ def test_channels_chosen_from_configuration():
     assert chosen_channels([], both) == (["telegram", "wecom"], None)
     assert chosen_channels(["wecom"], both) == (["wecom"], None)
     assert "unknown channel slack" in str(chosen_channels(["slack"], both)[1])
+    assert "serve console" in str(chosen_channels([], nothing)[1])
+    assert chosen_channels(["console"], nothing) == ([], None)  # the web console alone
+    assert chosen_channels(["console", "wecom"], both) == (["wecom"], None)
     channels, problem = chosen_channels(["telegram"], nothing)
     assert channels == [] and problem is not None and "TELEGRAM_BOT_TOKEN" in problem
 
