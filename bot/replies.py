@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 
 from bot.answering import Answered, Understanding
 from bot.texts import say, texts, topic_labels, topic_name
@@ -110,6 +111,7 @@ def abstention(
     if buttons:
         names = "、".join(button.label for button in buttons)
         lines.append(say("abstain", "suggest_lookups", names=names))
+        buttons = [replace(button, listed=True) for button in buttons]
     return Reply(
         text=lines,
         buttons=buttons,

@@ -47,12 +47,14 @@ class Button:
     """A one-tap action; pressing it sends ``command`` back as an ``Incoming`` text.
 
     ``kind`` tells renderers what the button is for (a platform without buttons lists lookups,
-    hides votes, ...), so that they never read meaning out of the command text.
+    hides votes, ...) and ``listed`` that the core's text already names it, so that they never
+    read meaning out of the command or the text.
     """
 
     label: str
     command: str
     kind: ButtonKind = "lookup"
+    listed: bool = False  # the reply's text already names it: a list of choices, not offers
 
 
 @dataclass(frozen=True, slots=True)

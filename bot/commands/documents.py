@@ -26,7 +26,8 @@ def show_document(host: CommandHost, _incoming: Incoming, query: str) -> Reply:
         lead, candidates = say("doc", "choose", query=query), matches
     lines = [lead, *(say("doc", "list_line", label=doc_label(doc)) for doc in candidates)]
     buttons = [
-        Button(doc_label(doc)[:BUTTON_LABEL_CHARS], f"/doc {doc_key(doc)}") for doc in candidates
+        Button(doc_label(doc)[:BUTTON_LABEL_CHARS], f"/doc {doc_key(doc)}", listed=True)
+        for doc in candidates
     ]
     return Reply(text=["\n".join(lines)], buttons=buttons, kind="command")
 

@@ -33,7 +33,9 @@ def lookup(host: CommandHost, incoming: Incoming, args: str) -> Reply:
         say("lookup", "line" if finds else "stale_line", name=row.name, question=row.question)
         for row, finds in lookups
     )
-    buttons = [Button(row.name, f"/lookup {row.name}") for row, finds in lookups if finds]
+    buttons = [
+        Button(row.name, f"/lookup {row.name}", listed=True) for row, finds in lookups if finds
+    ]
     return Reply(text=["\n".join(lines)], buttons=buttons, kind="command")
 
 

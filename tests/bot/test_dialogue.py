@@ -126,6 +126,8 @@ async def test_out_of_scope_question_abstains_with_suggestions(chat: CollectingC
     assert "没有找到" in reply.plain_text()
     assert "资金补贴" in reply.plain_text()
     assert any(command.startswith("/lookup ") for command in commands(reply))
+    for button in reply.buttons:  # the text names them: a platform without buttons need not
+        assert button.listed and button.label in reply.plain_text()
 
 
 async def test_greeting_gets_help_not_a_search(chat: CollectingChannel) -> None:

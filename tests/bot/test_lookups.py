@@ -175,6 +175,7 @@ async def test_lookups_follow_an_admin_reload_and_stale_admin_lookups_are_flagge
     before = await staff.say("/lookup")
     assert "中山5G补贴" in before.plain_text()
     assert "/lookup 中山贴息" in [button.command for button in before.buttons]
+    assert before.buttons and all(button.listed for button in before.buttons), "text lists them"
 
     own_corpus.zhongshan.unlink()
     assert (await admin.say("/reload")).kind == "command"

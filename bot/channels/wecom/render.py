@@ -78,11 +78,10 @@ class WeComRenderer:
         """Buttons as lines of text, by kind: lookups listed by name, the rest as 回复"…" hints.
 
         Kinds in ``hidden_kinds`` are not offered (votes and /full are too long to type; the
-        core's answer footer already says how to ask for more). Lookups the reply's text
-        already names are left out.
+        core's answer footer already says how to ask for more). Lookups the core's text
+        already lists (``Button.listed``) are left out.
         """
         hidden = set(self.buttons["hidden_kinds"])
-        already_said = "\n".join([*reply.text, *reply.footer])
         lookups: list[str] = []
         others: list[str] = []
         for button in reply.buttons:
@@ -92,7 +91,7 @@ class WeComRenderer:
             if button.kind == "more":
                 others.append(self.texts["more_button"])
             elif button.kind == "lookup":
-                if button.label in already_said:  # the core listed it already (/lookup)
+                if button.listed:  # the core's text lists it already (/lookup, /doc choices)
                     continue
                 item = self.texts["lookup_item"].format(command=command, label=button.label)
                 lookups.append(item)

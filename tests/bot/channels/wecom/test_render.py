@@ -56,9 +56,18 @@ def test_buttons_become_text_hints() -> None:
     assert "· /doc 东工信函〔2021〕134号" in text.text  # a pick among documents: like lookups
     assert "/feedback" not in text.text and "/full" not in text.text and "<" not in text.text
     assert "更多" not in text.text  # hidden: the core's footer says how to ask for more
-    listed = Reply(text=["· 东莞5G补贴：东莞5G项目有什么补贴？"], buttons=BUTTONS[:2])
-    hints = WeComRenderer().button_hints(listed)
+    listed = Button("东莞5G补贴", "/lookup 东莞5G补贴", listed=True)
+    hints = WeComRenderer().button_hints(Reply(text=["……"], buttons=[listed, BUTTONS[1]]))
     assert hints == ["常用查询（回复对应文字即可）：\n· /lookup 中山人才"]
+
+
+def test_what_the_core_lists_is_told_by_the_button_not_read_from_the_text() -> None:
+    """A lookup the core's text happens to name is still offered unless the core says it
+    listed it; the renderer never searches the core's text."""
+    named = Reply(text=["· 东莞5G补贴：东莞5G项目有什么补贴？"], buttons=BUTTONS[:1])
+    assert WeComRenderer().button_hints(named) == [
+        "常用查询（回复对应文字即可）：\n· /lookup 东莞5G补贴"
+    ]
 
 
 @pytest.mark.parametrize("core_text", ["没有提到", "发送“更多”或 /more 查看。"])
