@@ -21,8 +21,9 @@ from collections.abc import Iterable, Mapping, Sequence
 
 import numpy as np
 
-_FORMAT = 3  # bump when the stored layout changes: old blobs are then rebuilt, not misread
+_FORMAT = 4  # bump when the stored layout changes: old blobs are then rebuilt, not misread
 _FLAG_CELLS = 2**29  # (group, term) flags up to half a gigabyte; beyond, np.unique
+_FORWARD = ("forward_indptr", "forward_terms")  # a clause's distinct term ids, stored
 _TERM_SEPARATOR = "\x00"  # never inside a token (tokenisers drop control characters)
 
 
@@ -262,27 +263,26 @@ class SparseBM25:
     # -- storing ------------------------------------------------------------------------------
 
     def to_bytes(self) -> bytes:
-        """The counts, lengths, parameters and vocabulary: everything ``from_bytes`` needs."""
+        """The finished arrays (weights, idf, postings, forward lists), the counts and the
+        vocabulary: ``from_bytes`` maps them back and recomputes nothing."""
         buffer = io.BytesIO()
         vocabulary = _TERM_SEPARATOR.join(self.terms).encode("utf-8")
+        forward = {} if self._forward is None else dict(zip(_FORWARD, self._forward, strict=True))
+        nan = float("nan")
         np.savez(
             buffer,
             format=np.array([_FORMAT]),
             params=np.array(
-                [
-                    self.k1,
-                    self.b,
-                    self.epsilon,
-                    float(self._forward is not None),
-                    self._data.itemsize,
-                    float("nan") if self.min_idf is None else self.min_idf,
-                ]
+                [self.k1, self.b, self.epsilon, nan if self.min_idf is None else self.min_idf]
             ),
             indptr=self._indptr,
             indices=self._indices,
             tf=self._counts.tf,
             doc_len=self._counts.doc_len,
+            idf=self.idf_values,
+            data=self._data,
             vocabulary=np.frombuffer(vocabulary, dtype=np.uint8),
+            **forward,
         )
         return buffer.getvalue()
 
@@ -292,22 +292,24 @@ class SparseBM25:
         with np.load(io.BytesIO(blob), allow_pickle=False) as stored:
             if int(stored["format"][0]) != _FORMAT:
                 raise ValueError("stored index of another format")
-            k1, b, epsilon, forward, itemsize, min_idf = stored["params"].tolist()
-            counts = _Counts(stored["indptr"], stored["indices"], stored["tf"], stored["doc_len"])
-            raw = stored["vocabulary"].tobytes().decode("utf-8")
-        terms = raw.split(_TERM_SEPARATOR) if len(counts.df) else []
+            arrays = {name: stored[name] for name in stored.files}
+        k1, b, epsilon, min_idf = arrays["params"].tolist()
+        counts = _Counts(arrays["indptr"], arrays["indices"], arrays["tf"], arrays["doc_len"])
+        raw = arrays["vocabulary"].tobytes().decode("utf-8")
         index = cls.__new__(cls)
-        dtype = np.float32 if itemsize == 4 else np.float64
-        index._setup(
-            terms,
-            counts,
-            k1=k1,
-            b=b,
-            epsilon=epsilon,
-            forward=bool(forward),
-            dtype=dtype,
-            min_idf=None if math.isnan(min_idf) else min_idf,
-        )
+        index.k1, index.b, index.epsilon = k1, b, epsilon
+        index.min_idf = None if math.isnan(min_idf) else min_idf
+        index._counts = counts
+        index.terms = raw.split(_TERM_SEPARATOR) if len(counts.df) else []
+        index.vocabulary = {term: i for i, term in enumerate(index.terms)}
+        index.n_docs = len(counts.doc_len)
+        index.doc_len = counts.doc_len.astype(np.float64)
+        index.avgdl = float(counts.doc_len.sum()) / index.n_docs
+        index.idf_values, index._data = arrays["idf"], arrays["data"]
+        index._indices, index._indptr = counts.indices, counts.indptr
+        index.max_idf = float(index.idf_values.max()) if len(index.terms) else 0.0
+        has_forward = _FORWARD[0] in arrays
+        index._forward = tuple(arrays[n] for n in _FORWARD) if has_forward else None  # type: ignore[assignment]
         return index
 
 
