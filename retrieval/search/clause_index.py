@@ -185,9 +185,10 @@ class ClauseIndex:
         ``PlaceTiers.of``); None when no place is named."""
         return self.place_tiers.of(places)
 
-    def field_scores(self, query: Query) -> np.ndarray:
-        """The fields' BM25 scores, each scaled to its best clause, weighted and added."""
-        return self.fields.scores(query)
+    def field_scores(self, query: Query, words: np.ndarray | None = None) -> np.ndarray:
+        """The fields' BM25 scores, each scaled to its best clause, weighted and added
+        (``words``: the words field's BM25 for ``query.terms``, when already scored)."""
+        return self.fields.scores(query, words)
 
     def search(
         self,
@@ -202,7 +203,7 @@ class ClauseIndex:
         if not self.clauses:
             return []
         bm25 = self.words.scores(query.terms)
-        score = self.field_scores(query)
+        score = self.field_scores(query, bm25)
         score = topic_and_kind_boost(
             score,
             query,

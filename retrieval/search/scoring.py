@@ -42,12 +42,13 @@ class ClauseFields:
     doc_of_clause: np.ndarray
     document_count: int
 
-    def scores(self, query: Query) -> np.ndarray:
-        """The fields' BM25 scores, each scaled to its best clause, weighted and added."""
+    def scores(self, query: Query, words: np.ndarray | None = None) -> np.ndarray:
+        """The fields' BM25 scores, each scaled to its best clause, weighted and added;
+        ``words`` is the words field's raw BM25 when the caller already has it."""
         total = np.zeros(len(self.doc_of_clause), dtype=np.float64)
         title_scores = self.titles.scores(query.terms)[self.doc_of_clause] if query.terms else None
         fields = (
-            ("words", self.word_scores(query)),
+            ("words", self.word_scores(query, words)),
             ("chars", self.chars.scores(query.chars)),
             ("title", title_scores),
         )
@@ -59,11 +60,11 @@ class ClauseFields:
                 total += FIELD_WEIGHTS[name] * scores / best
         return total
 
-    def word_scores(self, query: Query) -> np.ndarray:
+    def word_scores(self, query: Query, raw: np.ndarray | None = None) -> np.ndarray:
         """BM25 of the words, each word discounted in the clauses of a document it runs
         through (its title, or several of its clauses): there it says which document, not
-        which clause."""
-        scores = self.words.scores(query.terms)
+        which clause. ``raw`` (the words' BM25, left unchanged) saves scoring them again."""
+        scores = self.words.scores(query.terms) if raw is None else raw.copy()
         if TITLE_WORD_DISCOUNT <= 0:
             return scores
         for term, weight in query.terms.items():
