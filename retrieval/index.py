@@ -22,7 +22,6 @@ from collections.abc import Iterable, Mapping, Sequence
 import numpy as np
 
 _FORMAT = 4  # bump when the stored layout changes: old blobs are then rebuilt, not misread
-_FLAG_CELLS = 2**29  # (group, term) flags up to half a gigabyte; beyond, np.unique
 _FORWARD = ("forward_indptr", "forward_terms")  # a clause's distinct term ids, stored
 _TERM_SEPARATOR = "\x00"  # never inside a token (tokenisers drop control characters)
 
@@ -218,33 +217,20 @@ class SparseBM25:
         row = self.vocabulary.get(term)
         return 0 if row is None else int(self._indptr[row + 1] - self._indptr[row])
 
-    def terms_of(self, position: int) -> frozenset[str]:
-        """The distinct terms of clause ``position`` (needs ``forward=True``)."""
+    def terms_of(self, position: int | np.ndarray) -> frozenset[str]:
+        """The distinct terms of clause ``position``, or of the clauses at ``position``
+        (an array: a document's clauses); needs ``forward=True``."""
         if self._forward is None:
             raise ValueError("this index keeps no forward lists (build it with forward=True)")
         indptr, term_ids = self._forward
+        if isinstance(position, np.ndarray):
+            pieces = [
+                term_ids[start:end]
+                for start, end in zip(indptr[position], indptr[position + 1], strict=True)
+            ]
+            ids = np.unique(np.concatenate(pieces)) if pieces else []
+            return frozenset(self.terms[i] for i in ids)
         return frozenset(self.terms[i] for i in term_ids[indptr[position] : indptr[position + 1]])
-
-    def terms_by_group(self, group_of: np.ndarray, groups: int) -> list[frozenset[str]]:
-        """The distinct terms of each group of clauses (``group_of[clause]``: its document),
-        from the forward lists in one ``np.unique``."""
-        if self._forward is None:
-            raise ValueError("this index keeps no forward lists (build it with forward=True)")
-        indptr, term_ids = self._forward
-        group = np.repeat(np.asarray(group_of, dtype=np.int64), np.diff(indptr))
-        cells = groups * len(self.terms)
-        if cells <= _FLAG_CELLS:  # a flag per (group, term): one scatter, no sort or hash
-            flags = np.zeros(cells, dtype=bool)
-            flags[group * len(self.terms) + term_ids] = True
-            keys = np.flatnonzero(flags)
-        else:
-            keys = np.unique(group * len(self.terms) + term_ids)
-        bounds = np.searchsorted(keys // max(len(self.terms), 1), np.arange(groups + 1))
-        terms = keys % max(len(self.terms), 1)
-        return [
-            frozenset(self.terms[i] for i in terms[bounds[g] : bounds[g + 1]].tolist())
-            for g in range(groups)
-        ]
 
     def counts(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """The term-row CSR of counts: row pointers, clause indices, term frequencies."""

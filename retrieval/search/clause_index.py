@@ -101,16 +101,21 @@ class ClauseIndex:
             lambda i: f"{title_texts[self.doc_of_clause[i]]} {texts[i]}", len(texts)
         )
         # each document's whole text and words: what the question's other words may find
-        doc_texts: list[list[str]] = [[] for _ in doc_keys]
-        for row, text in enumerate(self.context_text):
-            doc_texts[self.doc_of_clause[row]].append(text)
-        self.document_text = ["".join(parts) for parts in doc_texts]
-        self.document_tokens = [
-            terms | self._title_words[doc]
-            for doc, terms in enumerate(
-                self.words.terms_by_group(self.doc_of_clause, len(doc_keys))
-            )
-        ]
+        # (made for the documents of the hits a question has, and kept: a start joining every
+        # document's text and words took a second at 100,000 clauses)
+        order = np.argsort(self.doc_of_clause, kind="stable")
+        bounds = np.searchsorted(self.doc_of_clause[order], np.arange(len(doc_keys) + 1))
+        in_doc = [order[bounds[d] : bounds[d + 1]] for d in range(len(doc_keys))]
+        self.document_text = _PerClause(
+            lambda d: "".join(self.context_text[i] for i in in_doc[d].tolist()),
+            len(doc_keys),
+            keep=True,
+        )
+        self.document_tokens = _PerClause(
+            lambda d: self.words.terms_of(in_doc[d]) | self._title_words[d],
+            len(doc_keys),
+            keep=True,
+        )
         self.opening, self.header = _openings(self.clauses, self.documents)
         # what an opening or a header counts, unless the question is about the document
         self.opening_prior = np.where(
@@ -147,7 +152,7 @@ class ClauseIndex:
             ],
             known=self._known,
         )
-        self.place_tiers = PlaceTiers([self.documents[c.doc_key] for c in self.clauses])
+        self.place_tiers = PlaceTiers([self.documents[k] for k in doc_keys], self.doc_of_clause)
         self.fields = ClauseFields(
             self.words, self.chars, self.titles, self.doc_of_clause, len(doc_keys)
         )
@@ -258,10 +263,12 @@ _T = TypeVar("_T")
 
 
 class _PerClause(Sequence[_T], Generic[_T]):
-    """A per-clause value computed when read, not held for every clause."""
+    """A per-clause (or per-document) value computed when read, not held for every one;
+    ``keep`` keeps each value once made (a document's text and words, asked again and again)."""
 
-    def __init__(self, make: Callable[[int], _T], length: int) -> None:
+    def __init__(self, make: Callable[[int], _T], length: int, *, keep: bool = False) -> None:
         self._make, self._length = make, length
+        self._kept: dict[int, _T] | None = {} if keep else None
 
     def __len__(self) -> int:
         return self._length
@@ -269,7 +276,13 @@ class _PerClause(Sequence[_T], Generic[_T]):
     def __getitem__(self, position: int) -> _T:  # type: ignore[override]
         if not -self._length <= position < self._length:
             raise IndexError(position)
-        return self._make(position % self._length)
+        position %= self._length
+        if self._kept is None:
+            return self._make(position)
+        value = self._kept.get(position)
+        if value is None:
+            value = self._kept[position] = self._make(position)
+        return value
 
 
 def _openings(

@@ -28,11 +28,11 @@ class _Codes:
     """Per-clause names (a document's city, level) as integer codes: comparing with a name
     compares integers, 30× faster than an array of Python strings."""
 
-    def __init__(self, names: Sequence[str]) -> None:
+    def __init__(self, names: Sequence[str], rows: np.ndarray) -> None:
+        """``names[rows[i]]`` is clause ``i``'s name (names per document, rows per clause)."""
         self._code: dict[str, int] = {}
-        self.codes = np.array(
-            [self._code.setdefault(name, len(self._code)) for name in names], dtype=np.int32
-        )
+        codes = [self._code.setdefault(name, len(self._code)) for name in names]
+        self.codes = np.array(codes, dtype=np.int32)[rows]
 
     def __eq__(self, name: object) -> np.ndarray:  # type: ignore[override]
         return self.codes == self._code.get(str(name), -1)
@@ -46,12 +46,13 @@ class _Codes:
 class PlaceTiers:
     """The tiers of one corpus version's clauses, for any places a question names."""
 
-    def __init__(self, documents: Sequence[StoredDocument]) -> None:
-        """``documents``: the document of each clause, in clause order."""
-        self.clause_level = _Codes([doc.level or "" for doc in documents])
-        self.clause_province = _Codes([doc.province or "" for doc in documents])
-        self.clause_city = _Codes([doc.city or "" for doc in documents])
-        self.clause_district = _Codes([doc.district or "" for doc in documents])
+    def __init__(self, documents: Sequence[StoredDocument], doc_of_clause: np.ndarray) -> None:
+        """``documents[doc_of_clause[i]]``: the document of clause ``i``."""
+        rows = np.asarray(doc_of_clause, dtype=np.int64)
+        self.clause_level = _Codes([doc.level or "" for doc in documents], rows)
+        self.clause_province = _Codes([doc.province or "" for doc in documents], rows)
+        self.clause_city = _Codes([doc.city or "" for doc in documents], rows)
+        self.clause_district = _Codes([doc.district or "" for doc in documents], rows)
         self._cache: dict[tuple[Place, ...], np.ndarray | None] = {}
 
     def of(self, places: Sequence[Place]) -> np.ndarray | None:

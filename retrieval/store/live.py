@@ -147,26 +147,27 @@ def _read_clauses(connection: Connection, version: int) -> list[StoredClause]:
         .where(c.version == version)
         .order_by(c.doc_key, c.ordinal)
     ).fetchall()
-    decoded: dict[str | None, tuple[Any, ...]] = {None: (), "null": ()}
-
-    def values(raw: str | None) -> tuple[Any, ...]:
-        found = decoded.get(raw)
-        if found is None:
-            found = decoded[raw] = tuple(json.loads(raw))  # type: ignore[arg-type]
-        return found
-
+    values = _Decoded({None: (), "null": ()})
     return [
         StoredClause(
             id=key,
             doc_key=doc_key,
             section=section,
-            headings=values(headings),
+            headings=values[headings],
             text=text,
             ordinal=ordinal,
-            seams=values(seams),
+            seams=values[seams],
         )
         for key, doc_key, section, headings, text, ordinal, seams in rows
     ]
+
+
+class _Decoded(dict[str | None, tuple[Any, ...]]):
+    """JSON text -> its list as a tuple, decoded the first time a text is asked for."""
+
+    def __missing__(self, raw: str) -> tuple[Any, ...]:
+        value = self[raw] = tuple(json.loads(raw))
+        return value
 
 
 def document_text(engine: Engine, key: str) -> str | None:

@@ -64,12 +64,13 @@ def test_index_from_token_ids_equals_index_from_token_lists() -> None:
     assert from_ids.idf == from_lists.idf
 
 
-def test_terms_by_group_unites_each_documents_clauses() -> None:
+def test_terms_of_several_clauses_unites_them() -> None:
     index = SparseBM25(SENTENCES, forward=True)
-    groups = index.terms_by_group(np.array([0, 0, 1, 1, 1]), 3)
-    assert groups[0] == frozenset(SENTENCES[0]) | frozenset(SENTENCES[1])
-    assert groups[1] == frozenset(SENTENCES[2] + SENTENCES[3] + SENTENCES[4])
-    assert groups[2] == frozenset()
+    assert index.terms_of(np.array([0, 1])) == frozenset(SENTENCES[0]) | frozenset(SENTENCES[1])
+    assert index.terms_of(np.array([2, 3, 4])) == frozenset(
+        SENTENCES[2] + SENTENCES[3] + SENTENCES[4]
+    )
+    assert index.terms_of(np.array([], dtype=np.int64)) == frozenset()
     with pytest.raises(ValueError):
         SparseBM25(SENTENCES).terms_of(0)
 
