@@ -228,7 +228,7 @@ class SparseBM25:
                 term_ids[start:end]
                 for start, end in zip(indptr[position], indptr[position + 1], strict=True)
             ]
-            ids = np.unique(np.concatenate(pieces)) if pieces else []
+            ids: list[int] = np.unique(np.concatenate(pieces)).tolist() if pieces else []
             return frozenset(self.terms[i] for i in ids)
         return frozenset(self.terms[i] for i in term_ids[indptr[position] : indptr[position + 1]])
 
@@ -253,23 +253,23 @@ class SparseBM25:
         vocabulary: ``from_bytes`` maps them back and recomputes nothing."""
         buffer = io.BytesIO()
         vocabulary = _TERM_SEPARATOR.join(self.terms).encode("utf-8")
-        forward = {} if self._forward is None else dict(zip(_FORWARD, self._forward, strict=True))
         nan = float("nan")
-        np.savez(
-            buffer,
-            format=np.array([_FORMAT]),
-            params=np.array(
+        arrays: dict[str, np.ndarray] = {
+            "format": np.array([_FORMAT]),
+            "params": np.array(
                 [self.k1, self.b, self.epsilon, nan if self.min_idf is None else self.min_idf]
             ),
-            indptr=self._indptr,
-            indices=self._indices,
-            tf=self._counts.tf,
-            doc_len=self._counts.doc_len,
-            idf=self.idf_values,
-            data=self._data,
-            vocabulary=np.frombuffer(vocabulary, dtype=np.uint8),
-            **forward,
-        )
+            "indptr": self._indptr,
+            "indices": self._indices,
+            "tf": self._counts.tf,
+            "doc_len": self._counts.doc_len,
+            "idf": self.idf_values,
+            "data": self._data,
+            "vocabulary": np.frombuffer(vocabulary, dtype=np.uint8),
+        }
+        if self._forward is not None:
+            arrays.update(zip(_FORWARD, self._forward, strict=True))
+        np.savez(buffer, allow_pickle=False, **arrays)
         return buffer.getvalue()
 
     @classmethod
