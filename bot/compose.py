@@ -32,6 +32,7 @@ class ComposeRules:
     cut_marker: str
     quantity_cues: tuple[str, ...]
     amount: re.Pattern[str]
+    citation: dict[str, str]  # how a citation line is written ([citation] in compose.toml)
 
 
 @lru_cache(maxsize=1)
@@ -43,6 +44,7 @@ def compose_rules(path: Path = SETTINGS_PATH) -> ComposeRules:
         cut_marker=raw["cut_marker"],
         quantity_cues=tuple(raw["quantity_cues"]),
         amount=re.compile(raw["amount_pattern"]),
+        citation={key: str(value) for key, value in raw["citation"].items()},
     )
 
 
@@ -227,23 +229,25 @@ def chinese_date(iso_date: str | None) -> str | None:
     if not iso_date:
         return None
     year, month, day = iso_date.split("-")
-    return f"{int(year)}年{int(month)}月{int(day)}日"
+    written = compose_rules().citation["date"]
+    return written.format(year=int(year), month=int(month), day=int(day))
 
 
 def citation(document: StoredDocument, section: str) -> str:
     """authority《title》doc_number, date, section, and where it applies — a document with no
     number by title and date; one with no title by its number or issuer; its place always,
     so an answer from 广东省 or a national document (or of unknown place) says so."""
-    title = f"《{document.title}》" if document.title else ""
-    head = f"{document.authority or ''}{title}" or "（未识别到标题）"
+    written = compose_rules().citation
+    title = written["title"].format(title=document.title) if document.title else ""
+    head = f"{document.authority or ''}{title}" or written["untitled"]
     parts = [head + (document.doc_number or "")]
     date = chinese_date(document.date)
     if date:
         parts.append(date)
     if section:
         parts.append(section)
-    parts.append(f"适用：{document.place_label}")
-    return "，".join(parts)
+    parts.append(written["applies"].format(place=document.place_label))
+    return written["separator"].join(parts)
 
 
 def answer_of(

@@ -15,6 +15,7 @@ from pathlib import Path
 from sqlalchemy.engine import Engine
 
 from bot.settings import Settings
+from bot.texts import say
 from intents import OTHER, IntentClassifier
 from retrieval.index_parts import IndexParts
 from retrieval.search import ClauseIndex
@@ -116,7 +117,7 @@ def topic_coverage(index: ClauseIndex) -> dict[str, dict[str, int]]:
     result: dict[str, dict[str, int]] = {}
     for row, clause in enumerate(index.clauses):
         document = index.documents[clause.doc_key]
-        place = document.city or "其他"
+        place = document.city or say("topics_cmd", "unplaced")
         if document.district:
             place = f"{place}·{document.district}"
         counts = result.setdefault(place, {label: 0 for label in index.labels})
