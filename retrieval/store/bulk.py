@@ -56,30 +56,17 @@ def copy_kept_rows(
 ) -> None:
     """Carry the last good rows of files that failed now into the new version, ids unchanged."""
     keys = sorted(keys)
-    document_columns = [c for c in document_table.c if c.name != "version"]
-    connection.execute(
-        insert(document_table).from_select(
-            ["version", *(c.name for c in document_columns)],
-            select(literal(version, Integer), *document_columns).where(
-                document_table.c.version == previous, document_table.c.key.in_(keys)
-            ),
+    for table, document_key in (
+        (document_table, document_table.c.key),
+        (text_table, text_table.c.key),
+        (clause_table, clause_table.c.doc_key),
+    ):
+        columns = [c for c in table.c if c.name != "version"]
+        connection.execute(
+            insert(table).from_select(
+                ["version", *(c.name for c in columns)],
+                select(literal(version, Integer), *columns).where(
+                    table.c.version == previous, document_key.in_(keys)
+                ),
+            )
         )
-    )
-    text_columns = [c for c in text_table.c if c.name != "version"]
-    connection.execute(
-        insert(text_table).from_select(
-            ["version", *(c.name for c in text_columns)],
-            select(literal(version, Integer), *text_columns).where(
-                text_table.c.version == previous, text_table.c.key.in_(keys)
-            ),
-        )
-    )
-    clause_columns = [c for c in clause_table.c if c.name != "version"]
-    connection.execute(
-        insert(clause_table).from_select(
-            ["version", *(c.name for c in clause_columns)],
-            select(literal(version, Integer), *clause_columns).where(
-                clause_table.c.version == previous, clause_table.c.doc_key.in_(keys)
-            ),
-        )
-    )
