@@ -115,9 +115,10 @@ class LiveIndex:
 def topic_coverage(index: ClauseIndex) -> dict[str, dict[str, int]]:
     """Per place (city, or city·district): clause counts per topic label."""
     result: dict[str, dict[str, int]] = {}
+    unplaced = say("topics_cmd", "unplaced")
     for row, clause in enumerate(index.clauses):
         document = index.documents[clause.doc_key]
-        place = document.city or say("topics_cmd", "unplaced")
+        place = document.city or unplaced
         if document.district:
             place = f"{place}·{document.district}"
         counts = result.setdefault(place, {label: 0 for label in index.labels})

@@ -6,38 +6,24 @@ help, /topics and the canned lookups all read the topics from here, in the file'
 
 from __future__ import annotations
 
-import tomllib
-from dataclasses import dataclass
-from functools import lru_cache
-
-from intents.classifier import LEXICON_PATH
+from intents.classifier import IntentLabel, get_classifier
 
 
-@dataclass(frozen=True, slots=True)
-class Topic:
-    label: str  # the label the classifier and the index use (funding, 5g …)
-    name: str  # how users see it (资金补贴, 5G …)
-    description: str  # what it covers, one line (/topics)
-
-
-@lru_cache(maxsize=1)
-def topics() -> tuple[Topic, ...]:
+def topics() -> tuple[IntentLabel, ...]:
     """Every topic of the lexicon, in the order its tables appear in the file."""
-    raw = tomllib.loads(LEXICON_PATH.read_text(encoding="utf-8"))
-    return tuple(
-        Topic(label, str(spec.get("name", label)), str(spec.get("description", "")))
-        for label, spec in raw["labels"].items()
-    )
+    return tuple(get_classifier().labels.values())
 
 
 def topic_labels() -> tuple[str, ...]:
-    return tuple(topic.label for topic in topics())
+    return tuple(get_classifier().labels)
 
 
 def topic_name(label: str) -> str:
     """How a topic label is named to users (``5g`` → ``5G``); unknown labels pass through."""
-    return next((topic.name for topic in topics() if topic.label == label), label)
+    topic = get_classifier().labels.get(label)
+    return topic.name if topic is not None else label
 
 
 def topic_description(label: str) -> str:
-    return next((topic.description for topic in topics() if topic.label == label), "")
+    topic = get_classifier().labels.get(label)
+    return topic.description if topic is not None else ""

@@ -43,6 +43,7 @@ from bot.dialogue import Dialogue
 from bot.models import ConsoleUser
 from bot.settings import Settings
 from bot.types import Incoming, Reply
+from retrieval.store import utc_now
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 PREFIX = "/console"
@@ -66,10 +67,6 @@ def says(section: str, key: str, /, **values: object) -> str:
     return template.format(**values) if values else template
 
 
-def _utcnow() -> dt.datetime:
-    return dt.datetime.now(dt.UTC)
-
-
 @dataclass
 class ConsoleState:
     """What every page needs: the dialogue core, settings, the limiter and a clock."""
@@ -79,7 +76,7 @@ class ConsoleState:
     console: ConsoleSettings
     limiter: LoginLimiter
     templates: Jinja2Templates
-    clock: Callable[[], dt.datetime] = field(default=_utcnow)
+    clock: Callable[[], dt.datetime] = field(default=utc_now)
 
     @property
     def engine(self) -> Any:
@@ -301,7 +298,7 @@ def console_app(
     settings: Settings,
     *,
     console: ConsoleSettings | None = None,
-    clock: Callable[[], dt.datetime] = _utcnow,
+    clock: Callable[[], dt.datetime] = utc_now,
 ) -> Starlette:
     """The console as its own Starlette app (its own session middleware), for mounting."""
     from bot.console import pages

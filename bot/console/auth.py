@@ -7,7 +7,6 @@ admin action is written to ``console_audit`` with who did it.
 
 from __future__ import annotations
 
-import datetime as dt
 import secrets
 import time
 from collections import defaultdict, deque
@@ -19,6 +18,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, func, select
 
 from bot.models import ConsoleAudit, ConsoleSecret, ConsoleUser
+from retrieval.store import utc_now
 
 ROLES = ("staff", "admin")
 NAME_CHARS = 64
@@ -27,10 +27,6 @@ MIN_PASSWORD_CHARS = 8
 _hasher = PasswordHasher()
 # verified against when the name is unknown, so a wrong name costs as long as a wrong password
 _DUMMY_HASH = _hasher.hash(secrets.token_hex(16))
-
-
-def _utcnow() -> dt.datetime:
-    return dt.datetime.now(dt.UTC)
 
 
 def valid_user_name(name: str) -> bool:
@@ -43,7 +39,7 @@ def add_user(*, engine: Engine, name: str, password: str, role: str) -> ConsoleU
         raise ValueError(f"unknown role {role!r}")
     with Session(engine) as session:
         row = session.get(ConsoleUser, name) or ConsoleUser(
-            name=name, password_hash="", created_at=_utcnow()
+            name=name, password_hash="", created_at=utc_now()
         )
         row.password_hash = _hasher.hash(password)
         row.role = role
@@ -95,7 +91,7 @@ def check_password(*, engine: Engine, name: str, password: str) -> ConsoleUser |
 def audit(*, engine: Engine, user_name: str, action: str, detail: str = "") -> None:
     """Write down one admin action and who did it."""
     with Session(engine) as session:
-        session.add(ConsoleAudit(at=_utcnow(), user_name=user_name, action=action, detail=detail))
+        session.add(ConsoleAudit(at=utc_now(), user_name=user_name, action=action, detail=detail))
         session.commit()
 
 
@@ -112,7 +108,7 @@ def signing_key(*, engine: Engine, configured: str | None) -> str:
     with Session(engine) as session:
         row = session.get(ConsoleSecret, 1)
         if row is None:
-            session.add(ConsoleSecret(id=1, key=secrets.token_urlsafe(48), created_at=_utcnow()))
+            session.add(ConsoleSecret(id=1, key=secrets.token_urlsafe(48), created_at=utc_now()))
             try:
                 session.commit()
             except Exception:  # another process made it first: use theirs

@@ -24,13 +24,11 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlmodel import Field, SQLModel
 
+from retrieval.store import utc_now
+
 RECEIVED, READY, SENT, FAILED = "received", "ready", "sent", "failed"
 _LOCKED_RETRIES = 5
 T = TypeVar("T")
-
-
-def utc_now() -> dt.datetime:
-    return dt.datetime.now(dt.UTC)
 
 
 def _aware(value: dt.datetime | None) -> dt.datetime | None:
@@ -131,6 +129,12 @@ class OutboxStore:
                 return int(connection.execute(statement).rowcount)
 
         return _retry_locked(run)
+
+    def _write_owned(self, row_id: int, owner: str, **values: Any) -> int:
+        """Update a row only while ``owner`` holds its lease: a lapsed holder writes nothing."""
+        return self._write(
+            update(_T).where(_T.c.id == row_id, _T.c.lease_owner == owner).values(**values)
+        )
 
     def _rows(self, statement: Any) -> list[Any]:
         def run() -> list[Any]:
@@ -299,29 +303,21 @@ class OutboxStore:
     def renew(self, row_id: int, *, owner: str, lease_seconds: float) -> None:
         """Keep a lease while a slow answer is being made (so nobody else answers it too)."""
         until = utc_now() + dt.timedelta(seconds=lease_seconds)
-        self._write(
-            update(_T).where(_T.c.id == row_id, _T.c.lease_owner == owner).values(lease_until=until)
-        )
+        self._write_owned(row_id, owner, lease_until=until)
 
     def progress(self, row_id: int, *, owner: str, parts_sent: int) -> None:
-        self._write(
-            update(_T)
-            .where(_T.c.id == row_id, _T.c.lease_owner == owner)
-            .values(parts_sent=parts_sent, updated_at=utc_now())
-        )
+        self._write_owned(row_id, owner, parts_sent=parts_sent, updated_at=utc_now())
 
     def finish(self, row_id: int, *, owner: str, status: str, error: str | None = None) -> None:
         """Sent, or failed for good (``error`` says why)."""
-        self._write(
-            update(_T)
-            .where(_T.c.id == row_id, _T.c.lease_owner == owner)
-            .values(
-                status=status,
-                last_error=error,
-                lease_owner=None,
-                lease_until=None,
-                updated_at=utc_now(),
-            )
+        self._write_owned(
+            row_id,
+            owner,
+            status=status,
+            last_error=error,
+            lease_owner=None,
+            lease_until=None,
+            updated_at=utc_now(),
         )
 
     def retry_later(
@@ -329,16 +325,14 @@ class OutboxStore:
     ) -> None:
         """Count the failed try and make the row due again after ``delay`` seconds."""
         now = utc_now()
-        self._write(
-            update(_T)
-            .where(_T.c.id == row_id, _T.c.lease_owner == owner)
-            .values(
-                attempts=attempts,
-                last_error=error,
-                next_attempt_at=now + dt.timedelta(seconds=delay),
-                lease_until=now + dt.timedelta(seconds=delay + 30),
-                updated_at=now,
-            )
+        self._write_owned(
+            row_id,
+            owner,
+            attempts=attempts,
+            last_error=error,
+            next_attempt_at=now + dt.timedelta(seconds=delay),
+            lease_until=now + dt.timedelta(seconds=delay + 30),
+            updated_at=now,
         )
 
     def release(self, *, owner: str) -> int:
