@@ -8,8 +8,7 @@ The gazetteer is built from the data files by :func:`retrieval.places.load_gazet
 
 from __future__ import annotations
 
-import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 
 CITY, DISTRICT, TOWN, PROVINCE = "city", "district", "town", "province"
@@ -116,15 +115,21 @@ class Gazetteer:
             surfaces[word] = _Surface(blocked=True)
         self._short = {char: self._entry(name, char) for char, name in (short_names or {}).items()}
 
-        alternatives = [re.escape(s) for s in sorted(surfaces, key=len, reverse=True)]
-        before = "|".join(f"(?<={re.escape(w)})" for w in short_before)
-        after = "|".join(re.escape(w) for w in short_after)
+        # What the scanner needs, as plain dicts and tuples: a compiled pattern of thousands of
+        # names would be compiled again by every process that unpickles the gazetteer. Empty
+        # names and context words (the data has none) are ignored.
+        lengths: dict[str, set[int]] = {}
+        for surface in surfaces:
+            if surface:
+                lengths.setdefault(surface[0], set()).add(len(surface))
+        self._lengths = {c: tuple(sorted(ls, reverse=True)) for c, ls in lengths.items()}
+        short_at: dict[str, list[str]] = {}
         for char in self._short:
-            if before:
-                alternatives.append(f"(?:{before}){re.escape(char)}")
-            if after:
-                alternatives.append(f"{re.escape(char)}(?=(?:{after}))")
-        self._pattern = re.compile("|".join(alternatives)) if alternatives else None
+            if char:
+                short_at.setdefault(char[0], []).append(char)
+        self._short_at = {c: tuple(chars) for c, chars in short_at.items()}
+        self._short_before = tuple(w for w in short_before if w)
+        self._short_after = tuple(w for w in short_after if w)
 
     def _entry(self, name: str, referrer: str) -> Place:
         surface = self._surfaces_for(name)
@@ -144,27 +149,24 @@ class Gazetteer:
         A name several places share becomes the one whose province or city the text also
         names (福州市鼓楼区), else the first in the data's order of preference.
         """
-        if self._pattern is None:
-            return []
         raw: list[tuple[list[Place], str, int, int]] = []
-        for match in self._pattern.finditer(text):
-            surface = match.group()
+        for surface, start, end in self._scan(text):
             entry = self._surfaces.get(surface)
             if entry is not None:
                 if entry.blocked or not entry.places:
                     continue
-                if entry.short and self._inside_word(text, match.start(), match.end()):
+                if entry.short and self._inside_word(text, start, end):
                     continue  # 和政 in 人民政府和政府部门, 金安 in 资金安排
                 if (
                     entry.short
-                    and text.startswith(self._zone_suffixes, match.end())
+                    and text.startswith(self._zone_suffixes, end)
                     and all(p.kind not in (CITY, PROVINCE) for p in entry.places)
                 ):
                     continue  # 东湖高新区 is a zone, not 东湖区 (肇庆高新区 is 肇庆's)
                 candidates = entry.places
             else:
                 candidates = [self._short[surface]]
-            raw.append((candidates, surface, match.start(), match.end()))
+            raw.append((candidates, surface, start, end))
         certain = [c[0] for c, *_ in raw if len(c) == 1]
         found = []
         for candidates, surface, start, end in raw:
@@ -176,6 +178,36 @@ class Gazetteer:
                 )
             found.append(PlaceMatch(place, surface, start, end))
         return found
+
+    def _scan(self, text: str) -> Iterator[tuple[str, int, int]]:
+        """The names written in ``text`` as ``(surface, start, end)``, left to right, none
+        overlapping: at each position the longest name that starts there (only the lengths
+        names starting with that character have are tried), else a one-character name in
+        context (在莞, 莞企); after a name the scan goes on at its end. Blocked words are
+        found like names, so that the caller can drop them and what they contain."""
+        surfaces, lengths, short_at = self._surfaces, self._lengths, self._short_at
+        before, after = self._short_before, self._short_after
+        start, size = 0, len(text)
+        while start < size:
+            char = text[start]
+            end = 0
+            for length in lengths.get(char, ()):
+                if start + length <= size and text[start : start + length] in surfaces:
+                    end = start + length
+                    break
+            else:
+                for short in short_at.get(char, ()):
+                    if text.startswith(short, start) and (
+                        text.endswith(before, 0, start)
+                        or text.startswith(after, start + len(short))
+                    ):
+                        end = start + len(short)
+                        break
+            if end:
+                yield text[start:end], start, end
+                start = end
+            else:
+                start += 1
 
     def _inside_word(self, text: str, start: int, end: int) -> bool:
         """A short name whose first or last character forms a common word with its neighbour."""
