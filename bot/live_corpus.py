@@ -12,12 +12,13 @@ import threading
 import time
 from pathlib import Path
 
+import numpy as np
 from sqlalchemy.engine import Engine
 
 from bot.settings import Settings
 from bot.texts import say
 from intents import OTHER, IntentClassifier
-from retrieval.index_parts import IndexParts
+from retrieval.index_parts import IndexParts, mirror_folder
 from retrieval.search import ClauseIndex
 from retrieval.store import (
     LiveCorpus,
@@ -47,15 +48,21 @@ class LiveIndex:
         self.settings = settings
         self.tokenizer = tokenizer
         self.classifier = classifier
-        corpus = ensure_corpus(engine=engine, corpus_dir=settings.corpus_dir)
+        corpus = ensure_corpus(engine=engine, corpus_dir=settings.corpus_dir, lazy_clauses=True)
         self.current = self._build(corpus)  # what is served now, without a version check
         self._checked_at = time.monotonic()
         self._rebuilding = False
 
     def _build(self, corpus: LiveCorpus) -> ClauseIndex:
-        """The version's index: its tokenised parts come from the database when another
-        process already built them (see retrieval.index_parts), else are built and stored."""
-        parts = IndexParts(self.engine, corpus.version)
+        """The version's index: its tokenised parts are mapped from the machine's mirror, or
+        read from the database when another process already built them (see
+        retrieval.index_parts), else built and stored."""
+        mirror = (
+            mirror_folder(self.settings.cache_dir / "index", corpus.content_key)
+            if corpus.content_key
+            else None
+        )
+        parts = IndexParts(self.engine, corpus.version, mirror=mirror)
         topics = [label for label in self.classifier.order if label != OTHER]
         index = ClauseIndex(
             corpus,
@@ -85,7 +92,7 @@ class LiveIndex:
     def _refresh(self) -> None:
         """Build the new corpus's index beside the old one, then swap (old serves meanwhile)."""
         try:
-            corpus = load_live_corpus(self.engine)
+            corpus = load_live_corpus(self.engine, lazy_clauses=True)
             if corpus is not None and corpus.version != self.current.version:
                 index = self._build(corpus)
                 self.current = index  # one reference swap: readers see old or new, never half
@@ -116,13 +123,18 @@ def topic_coverage(index: ClauseIndex) -> dict[str, dict[str, int]]:
     """Per place (city, or city·district): clause counts per topic label."""
     result: dict[str, dict[str, int]] = {}
     unplaced = say("topics_cmd", "unplaced")
-    for row, clause in enumerate(index.clauses):
-        document = index.documents[clause.doc_key]
+    keys = index.clauses.doc_keys
+    if not len(index.clauses) or not index.labels:
+        return {}
+    # clauses per document and label, counted in one pass over the profile
+    per_document = np.zeros((len(keys), len(index.labels)), dtype=np.int64)
+    np.add.at(per_document, index.doc_of_clause, index.intent_profile >= 0.5)
+    for row, key in enumerate(keys):
+        document = index.documents[key]
         place = document.city or unplaced
         if document.district:
             place = f"{place}·{document.district}"
         counts = result.setdefault(place, {label: 0 for label in index.labels})
         for column, label in enumerate(index.labels):
-            if index.intent_profile[row, column] >= 0.5:
-                counts[label] += 1
+            counts[label] += int(per_document[row, column])
     return result

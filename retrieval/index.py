@@ -8,20 +8,22 @@ scores are those of ``BM25Okapi.get_scores`` (a test checks 1e-6) at a fraction 
 The build is vectorised: clauses arrive as one flat array of term ids with offsets (what a
 tokeniser writes once per corpus version), term frequencies come from one ``np.unique`` over
 (clause, term) keys, and nothing loops in Python per (term, clause). ``to_bytes``/``from_bytes``
-store the counts and the vocabulary (not the float weights), so a stored index is small and loads
-in milliseconds; the weights are recomputed from the counts on load, bit for bit the same.
+store the finished arrays in one packed buffer (``retrieval.packed``) that a process maps and
+reads in place: loading recomputes nothing and copies nothing.
 """
 
 from __future__ import annotations
 
-import io
 import math
+import mmap
 from array import array
 from collections.abc import Iterable, Mapping, Sequence
 
 import numpy as np
 
-_FORMAT = 4  # bump when the stored layout changes: old blobs are then rebuilt, not misread
+from retrieval.packed import pack, unpack
+
+_FORMAT = 5  # bump when the stored layout changes: old blobs are then rebuilt, not misread
 _FORWARD = ("forward_indptr", "forward_terms")  # a clause's distinct term ids, stored
 _TERM_SEPARATOR = "\x00"  # never inside a token (tokenisers drop control characters)
 
@@ -251,7 +253,6 @@ class SparseBM25:
     def to_bytes(self) -> bytes:
         """The finished arrays (weights, idf, postings, forward lists), the counts and the
         vocabulary: ``from_bytes`` maps them back and recomputes nothing."""
-        buffer = io.BytesIO()
         vocabulary = _TERM_SEPARATOR.join(self.terms).encode("utf-8")
         nan = float("nan")
         arrays: dict[str, np.ndarray] = {
@@ -269,16 +270,15 @@ class SparseBM25:
         }
         if self._forward is not None:
             arrays.update(zip(_FORWARD, self._forward, strict=True))
-        np.savez(buffer, allow_pickle=False, **arrays)
-        return buffer.getvalue()
+        return pack(arrays)
 
     @classmethod
-    def from_bytes(cls, blob: bytes) -> SparseBM25:
-        """An index stored by ``to_bytes``; ValueError when the blob is of another format."""
-        with np.load(io.BytesIO(blob), allow_pickle=False) as stored:
-            if int(stored["format"][0]) != _FORMAT:
-                raise ValueError("stored index of another format")
-            arrays = {name: stored[name] for name in stored.files}
+    def from_bytes(cls, blob: bytes | memoryview | mmap.mmap) -> SparseBM25:
+        """An index stored by ``to_bytes``, its arrays read in place (``blob`` may be a memory
+        map); ValueError when the blob is of another format."""
+        arrays = unpack(blob)
+        if int(arrays["format"][0]) != _FORMAT:
+            raise ValueError("stored index of another format")
         k1, b, epsilon, min_idf = arrays["params"].tolist()
         counts = _Counts(arrays["indptr"], arrays["indices"], arrays["tf"], arrays["doc_len"])
         raw = arrays["vocabulary"].tobytes().decode("utf-8")

@@ -7,22 +7,29 @@ that builds it; the first process to need a part of a version builds and stores 
 and the code that builds the parts, so a process of another release never reads a part it would
 have built differently. Two processes that race both build, one copy is kept: nothing is
 corrupted, and a part that cannot be stored or read is simply built.
+
+Each part is also mirrored as a file in the machine's cache folder and mapped into memory
+(``retrieval.packed``): a process that starts on a version another process of the machine
+already picked up reads nothing at all, and all of them share one copy in the page cache.
 """
 
 from __future__ import annotations
 
 import hashlib
-import io
 import logging
+import mmap
+import os
+import shutil
+import tempfile
 from collections.abc import Callable, Iterable
 from functools import lru_cache
 from pathlib import Path
-from typing import TypeVar
 
 import numpy as np
 from sqlalchemy.engine import Engine
 
 from retrieval.index import SparseBM25, TokenIds
+from retrieval.packed import StringColumn, pack, unpack
 
 log = logging.getLogger(__name__)
 
@@ -38,9 +45,10 @@ _INPUTS = (
     "zhtext",
     "retrieval/index.py",
     "retrieval/index_parts.py",
+    "retrieval/packed.py",
+    "retrieval/store/columns.py",
 )
-_SEPARATOR = "\x00"
-_Part = TypeVar("_Part")
+MIRRORS_KEPT = 4  # corpus contents mirrored on one machine (the live one and a few before)
 
 
 @lru_cache(maxsize=1)
@@ -63,15 +71,27 @@ def index_fingerprint() -> str:
 
 
 class IndexParts:
-    """The parts of one corpus version's index: loaded when stored, else built and stored.
+    """The parts of one corpus version's index: mapped when mirrored here, loaded when stored,
+    else built and stored.
 
-    ``engine=None`` builds every part and stores nothing (tests, benchmarks).
+    ``engine=None`` builds every part and stores nothing (tests, benchmarks). ``mirror`` is a
+    local folder for this version's content (see ``mirror_folder``): each part is kept there as
+    a file that every process on the machine maps instead of reading it from the database.
     """
 
-    def __init__(self, engine: Engine | None, version: int, fingerprint: str | None = None):
+    def __init__(
+        self,
+        engine: Engine | None,
+        version: int,
+        fingerprint: str | None = None,
+        *,
+        mirror: Path | None = None,
+    ):
         self.engine = engine
         self.version = version
         self.fingerprint = fingerprint or index_fingerprint()
+        self.mirror = mirror
+        self.mapped: list[str] = []  # names of the parts mapped from the local mirror
         self.loaded: list[str] = []  # names of the parts read from the database
         self.built: list[str] = []  # names of the parts this process built
 
@@ -88,7 +108,7 @@ class IndexParts:
         yields (one per clause, encoded as they come: a corpus's token strings are never all
         held at once)."""
 
-        def make() -> SparseBM25:
+        def make() -> bytes:
             built = build()
             if isinstance(built, TokenIds):
                 encoded = built
@@ -105,56 +125,109 @@ class IndexParts:
                 forward=forward,
                 dtype=dtype,
                 min_idf=min_idf,
-            )
+            ).to_bytes()
 
-        return self._part(name, make, SparseBM25.to_bytes, SparseBM25.from_bytes)
+        return SparseBM25.from_bytes(self._part(name, make))
 
     def array(self, name: str, build: Callable[[], np.ndarray]) -> np.ndarray:
         """A numeric array (a mask, a matrix of per-clause scores)."""
-        return self._part(name, build, _array_bytes, _array_from_bytes)
+        return unpack(self._part(name, lambda: pack({"array": build()})))["array"]
 
-    def texts(self, name: str, build: Callable[[], list[str]]) -> list[str]:
-        """A list of strings (per-clause normalised texts)."""
-        return self._part(
-            name,
-            build,
-            lambda texts: _SEPARATOR.join(texts).encode("utf-8"),
-            lambda blob: blob.decode("utf-8").split(_SEPARATOR) if blob else [],
-        )
+    def texts(self, name: str, build: Callable[[], Iterable[str]]) -> StringColumn:
+        """A list of strings (per-clause normalised texts), decoded a row at a time."""
+        blob = self._part(name, lambda: pack(StringColumn.of(build()).arrays(name)))
+        return StringColumn.from_arrays(unpack(blob), name)
 
-    def _part(
-        self,
-        name: str,
-        build: Callable[[], _Part],
-        dump: Callable[[_Part], bytes],
-        load: Callable[[bytes], _Part],
-    ) -> _Part:
+    def arrays(
+        self, name: str, build: Callable[[], dict[str, np.ndarray]]
+    ) -> dict[str, np.ndarray]:
+        """Named arrays that belong together (a table's columns)."""
+        return unpack(self._part(name, lambda: pack(build())))
+
+    def _part(self, name: str, build: Callable[[], bytes]) -> bytes | mmap.mmap:
+        """The part's packed bytes: mapped from the mirror, read from the database (and
+        mirrored), or built (and stored and mirrored)."""
         from retrieval.store import load_index_part, save_index_part
 
+        mapped = self._map(name)
+        if mapped is not None:
+            self.mapped.append(name)
+            return mapped
+        blob: bytes | None = None
         if self.engine is not None:
             try:
                 blob = load_index_part(self.engine, self.version, name, self.fingerprint)
                 if blob is not None:
-                    part = load(blob)
+                    unpack(blob)  # of this layout, or built again below
                     self.loaded.append(name)
-                    return part
             except Exception:  # unreadable or of another layout: build it instead
                 log.warning("index part %s of version %s unreadable", name, self.version)
-        part = build()
-        self.built.append(name)
-        if self.engine is not None:
-            try:
-                save_index_part(self.engine, self.version, name, self.fingerprint, dump(part))
-            except Exception:  # the database refused it: this process still has its part
-                log.warning("could not store index part %s", name, exc_info=True)
-        return part
+                blob = None
+        if blob is None:
+            blob = build()
+            self.built.append(name)
+            if self.engine is not None:
+                try:
+                    save_index_part(self.engine, self.version, name, self.fingerprint, blob)
+                except Exception:  # the database refused it: this process still has its part
+                    log.warning("could not store index part %s", name, exc_info=True)
+        if self._write(name, blob):
+            mapped = self._map(name)  # served from the page cache, shared with other processes
+            if mapped is not None:
+                return mapped
+        return blob
+
+    def _map(self, name: str) -> mmap.mmap | None:
+        if self.mirror is None:
+            return None
+        path = self.mirror / f"{name}.part"
+        try:
+            with path.open("rb") as file:
+                mapped = mmap.mmap(file.fileno(), 0, access=mmap.ACCESS_READ)
+            unpack(mapped)  # a foreign or damaged file is dropped, not served
+            return mapped
+        except FileNotFoundError:
+            return None
+        except (OSError, ValueError):
+            log.warning("mirrored index part %s unreadable; dropping it", path)
+            path.unlink(missing_ok=True)
+            return None
+
+    def _write(self, name: str, blob: bytes) -> bool:
+        """Mirror a part (written to a temporary name, then renamed: a reader sees all or none)."""
+        if self.mirror is None:
+            return False
+        try:
+            self.mirror.mkdir(parents=True, exist_ok=True)
+            handle, temporary = tempfile.mkstemp(dir=self.mirror, prefix=f".{name}-")
+            with os.fdopen(handle, "wb") as file:
+                file.write(blob)
+            os.replace(temporary, self.mirror / f"{name}.part")
+            return True
+        except OSError:
+            log.warning("could not mirror index part %s in %s", name, self.mirror, exc_info=True)
+            return False
 
 
-def _array_bytes(array: np.ndarray) -> bytes:
-    buffer = io.BytesIO()
-    np.save(buffer, array, allow_pickle=False)
-    return buffer.getvalue()
+def mirror_folder(root: Path, content_key: str, fingerprint: str | None = None) -> Path:
+    """The local folder of one corpus content's parts under ``root``, named by the index code's
+    fingerprint and the content (documents and their digests), never by a database's version
+    number: two databases can both have a version 3, and the same content is the same index.
 
-
-def _array_from_bytes(blob: bytes) -> np.ndarray:
-    return np.load(io.BytesIO(blob), allow_pickle=False)
+    Folders not used for a while are removed (the newest few are kept): a folder is marked
+    as used by every process that opens it.
+    """
+    folder = root / f"{(fingerprint or index_fingerprint())[:12]}-{content_key}"
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        os.utime(folder)
+        others = sorted(
+            (p for p in root.iterdir() if p.is_dir() and p != folder),
+            key=lambda p: p.stat().st_mtime,
+            reverse=True,
+        )
+        for stale in others[MIRRORS_KEPT - 1 :]:
+            shutil.rmtree(stale, ignore_errors=True)  # a process mapping it keeps its pages
+    except OSError:
+        log.warning("could not prepare the index mirror %s", folder, exc_info=True)
+    return folder

@@ -18,7 +18,7 @@ def show_document(host: CommandHost, _incoming: Incoming, query: str) -> Reply:
     documents = host.service.documents()
     matches = match_documents(documents, query)
     if len(matches) == 1:
-        sections = outline(matches[0], host.service.index.clauses)
+        sections = outline(matches[0], host.service.index.clauses_of(matches[0].key))
         return Reply(text=[document_card(matches[0], sections)], kind="command")
     if not matches:
         lead, candidates = say("doc", "not_found", query=query), documents

@@ -13,6 +13,7 @@ from starlette.datastructures import FormData, UploadFile
 from starlette.requests import Request
 from starlette.responses import Response
 
+from bot.cards import outline
 from bot.console.app import (
     flash,
     form_text,
@@ -28,7 +29,6 @@ from bot.console.auth import audit
 from bot.models import ConsoleUser
 from bot.types import Attachment
 from retrieval.store import CorpusVersion
-from zhtext.ladder import top_rung
 
 _UPLOAD_COMMAND = re.compile(r"^/upload (add|cancel) [0-9a-f]{1,64}$")
 
@@ -81,24 +81,15 @@ def document_card(request: Request, user: ConsoleUser, _form: FormData | None) -
     document = index.documents.get(request.path_params["key"])
     if document is None:
         return render(request, "not_found.html", user=user, status=404, nav="documents")
-    clauses = sorted(
-        (c for c in index.clauses if c.doc_key == document.key), key=lambda c: c.ordinal
-    )
-    outline: list[tuple[str, str]] = []
-    seen: set[str] = set()
-    for clause in clauses:
-        section = top_rung(clause.section) if clause.headings else ""
-        if clause.headings and section not in seen:
-            seen.add(section)
-            heading = clause.headings[0]
-            outline.append(("" if heading.startswith(section) else section, heading))
+    clauses = index.clauses_of(document.key)
+    sections = outline(document, clauses)
     return render(
         request,
         "document.html",
         user=user,
         document=document,
         clauses=clauses,
-        outline=outline,
+        outline=sections,
         level=_level(document),
         nav="documents",
     )

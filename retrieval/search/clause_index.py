@@ -13,7 +13,7 @@ from typing import Generic, TypeVar
 
 import numpy as np
 
-from retrieval.index import SparseBM25, TokenIds, top_k
+from retrieval.index import TokenIds, top_k
 from retrieval.index_parts import IndexParts
 from retrieval.places import Place
 from retrieval.search.chars import char_term_ids, compact
@@ -21,12 +21,13 @@ from retrieval.search.coverage import Coverage
 from retrieval.search.query import Query, get_question_kinds
 from retrieval.search.scoring import MIN_FIELD_IDF, ClauseFields, topic_and_kind_boost
 from retrieval.search.tiers import PlaceTiers
-from retrieval.store import LiveCorpus, StoredClause, StoredDocument
+from retrieval.store import ClauseColumns, LiveCorpus, StoredClause, StoredDocument
 from retrieval.tokenize import PolicyTokenizer
 from retrieval.typos import TypoCorrector
 from zhtext.normalize import normalize_text
 
 WEAK_WORD_FREQUENCY = 100  # a word rarer than this in jieba's counts may be a typo's piece
+_EMPTY = frozenset({"∅"})  # the token of a title with no words (a field needs one)
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,18 +62,19 @@ class ClauseIndex:
         parts = parts or IndexParts(None, corpus.version)
         self.version = corpus.version
         self.documents = corpus.documents
-        self.clauses: list[StoredClause] = list(corpus.clauses)
         self.tokenizer = tokenizer
         tokenizer.add_words(_place_words(corpus.documents.values()))
         self.kinds = get_question_kinds()
         doc_keys = sorted(self.documents)
-        doc_row = {key: i for i, key in enumerate(doc_keys)}
-        self.doc_of_clause = np.array(
-            [doc_row[clause.doc_key] for clause in self.clauses], dtype=np.int32
+        source = corpus.clauses  # read from the database only when a part must be built
+        # the clauses as columns, mapped: a clause becomes an object when a hit reads it
+        self.clauses = ClauseColumns(
+            parts.arrays("clauses", lambda: ClauseColumns.arrays_of(source, doc_keys)), doc_keys
         )
+        self.doc_of_clause = self.clauses.doc
         # a clause's headings help it match: 特聘人才 under （二）加大对数字化人才培养和引进
         texts = parts.texts(
-            "texts", lambda: [normalize_text(" ".join((*c.headings, c.text))) for c in self.clauses]
+            "texts", lambda: [normalize_text(" ".join((*c.headings, c.text))) for c in source]
         )
         self.words = parts.bm25(
             "words",
@@ -90,11 +92,15 @@ class ClauseIndex:
             normalize_text(f"{self.documents[k].title} {self.documents[k].authority or ''}")
             for k in doc_keys
         ]
-        title_tokens = [tokenizer.tokens(t, normalized=True) for t in title_texts]
-        self.titles = SparseBM25(
-            [t or ["∅"] for t in title_tokens] or [["∅"]], min_idf=MIN_FIELD_IDF
+        self.titles = parts.bm25(
+            "titles",
+            lambda: [tokenizer.tokens(t, normalized=True) or ["∅"] for t in title_texts],
+            forward=True,
+            min_idf=MIN_FIELD_IDF,
         )
-        self._title_words = [frozenset(tokens) for tokens in title_tokens]
+        self._title_words = _PerClause(
+            lambda d: self.titles.terms_of(d) - _EMPTY, len(doc_keys), keep=True
+        )
         # what coverage is checked against: the clause in its document's context (made when
         # asked: a list of 100,000 sets and texts would hold gigabytes)
         self.context_text = _PerClause(
@@ -116,7 +122,9 @@ class ClauseIndex:
             len(doc_keys),
             keep=True,
         )
-        self.opening, self.header = _openings(self.clauses, self.documents)
+        self.opening, self.header = parts.array(
+            "openings", lambda: np.stack(_openings(source, self.documents))
+        ).reshape(2, len(self.clauses))
         # what an opening or a header counts, unless the question is about the document
         self.opening_prior = np.where(
             self.header,
@@ -144,7 +152,6 @@ class ClauseIndex:
             return topic_profile(in_document).reshape(len(texts), len(self.labels))
 
         self.intent_profile = parts.array("intents", intent_profile)
-        self.position_of = {clause.id: i for i, clause in enumerate(self.clauses)}
         self.corrector = TypoCorrector(
             [
                 *tokenizer.domain_words,
@@ -165,6 +172,17 @@ class ClauseIndex:
             document_tokens=self.document_tokens,
             document_text=self.document_text,
         )
+
+    @property
+    def position_of(self) -> dict[str, int]:
+        """Clause id → position (paging and feedback name clauses by id)."""
+        return self.clauses.position_of
+
+    def clauses_of(self, key: str) -> list[StoredClause]:
+        """The clauses of document ``key``, in reading order (none when it is not live)."""
+        if key not in self.documents:
+            return []
+        return self.clauses.of_document(self.clauses.doc_keys.index(key))
 
     def _known(self, piece: str) -> bool:
         """A run of characters that general Chinese or this corpus uses (no typo)."""

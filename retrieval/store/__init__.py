@@ -9,6 +9,7 @@ The package, by job (each module imports only those above it):
 
 - ``tables``: the SQLModel tables and their creation;
 - ``live``: reading the live version (documents, clauses, a document's text);
+- ``columns``: a version's clauses as packed columns (what an index keeps and maps);
 - ``parts``: index parts stored with their version for other processes;
 - ``report``: what a reload did, and its summary lines for people;
 - ``diff``: the next version's rows, with stable clause ids, and how they differ;
@@ -24,6 +25,7 @@ Usage::
 
 from __future__ import annotations
 
+from retrieval.store.columns import ClauseColumns
 from retrieval.store.diff import clause_id
 from retrieval.store.live import (
     CorpusBusyError,
@@ -50,6 +52,7 @@ from retrieval.store.tables import (
 )
 
 __all__ = [
+    "ClauseColumns",
     "CorpusBusyError",
     "CorpusClause",
     "CorpusDocument",

@@ -7,7 +7,9 @@ committed meanwhile.
 
 from __future__ import annotations
 
+import hashlib
 import json
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -88,11 +90,45 @@ class StoredClause:
 
 @dataclass(frozen=True, slots=True)
 class LiveCorpus:
-    """One complete corpus version: documents by key, clauses in reading order."""
+    """One complete corpus version: documents by key, clauses in reading order.
+
+    ``content_key`` is a digest of the documents' keys and content fingerprints: what the
+    version holds, whatever its number in whichever database (an index mirror is named by it).
+    """
 
     version: int
     documents: dict[str, StoredDocument]
-    clauses: list[StoredClause]
+    clauses: Sequence[StoredClause]
+    content_key: str = ""
+
+
+class _VersionClauses(Sequence[StoredClause]):
+    """A version's clauses, read from the database the first time they are needed: a process
+    whose index is mirrored never needs them."""
+
+    def __init__(self, engine: Engine, version: int, count: int) -> None:
+        self._engine, self._version, self._count = engine, version, count
+        self._clauses: list[StoredClause] | None = None
+
+    def _read(self) -> list[StoredClause]:
+        if self._clauses is None:
+            with self._engine.connect() as connection:
+                clauses = _read_clauses(connection, self._version)
+            if len(clauses) != self._count:  # a later reload removed this version meanwhile
+                raise CorpusBusyError(
+                    message("errors", "busy", error="corpus version replaced while read")
+                )
+            self._clauses = clauses
+        return self._clauses
+
+    def __len__(self) -> int:
+        return self._count
+
+    def __getitem__(self, position):  # type: ignore[no-untyped-def]
+        return self._read()[position]
+
+    def __iter__(self) -> Iterator[StoredClause]:
+        return iter(self._read())
 
 
 def read_live_version(connection: Connection) -> int | None:
@@ -108,8 +144,9 @@ def live_version(engine: Engine) -> int | None:
         return read_live_version(connection)
 
 
-def load_live_corpus(engine: Engine) -> LiveCorpus | None:
-    """The live corpus, whole and of one version (None when none has been loaded yet).
+def load_live_corpus(engine: Engine, *, lazy_clauses: bool = False) -> LiveCorpus | None:
+    """The live corpus, whole and of one version (None when none has been loaded yet);
+    ``lazy_clauses``: its clauses are read when first needed, not now.
 
     Reads are not wrapped in a snapshot (SQLite's driver starts no transaction for reads), so
     the version is checked again after reading: a reload that committed meanwhile is re-read.
@@ -119,17 +156,27 @@ def load_live_corpus(engine: Engine) -> LiveCorpus | None:
             version = read_live_version(connection)
             if version is None:
                 return None
-            documents = {
-                row.key: stored_document(row)
-                for row in connection.execute(
-                    select(document_table)
-                    .where(document_table.c.version == version)
-                    .order_by(document_table.c.key)
-                )
-            }
-            clauses = _read_clauses(connection, version)
+            rows = connection.execute(
+                select(document_table)
+                .where(document_table.c.version == version)
+                .order_by(document_table.c.key)
+            ).all()
+            documents = {row.key: stored_document(row) for row in rows}
+            content = hashlib.sha256()
+            for row in rows:
+                content.update(f"{row.key}\x00{row.fingerprint}\x00".encode())
+            clauses: Sequence[StoredClause] = (
+                _VersionClauses(engine, version, sum(d.clause_count for d in documents.values()))
+                if lazy_clauses
+                else _read_clauses(connection, version)
+            )
             if read_live_version(connection) == version and documents:
-                return LiveCorpus(version=version, documents=documents, clauses=clauses)
+                return LiveCorpus(
+                    version=version,
+                    documents=documents,
+                    clauses=clauses,
+                    content_key=content.hexdigest()[:24],
+                )
     raise CorpusBusyError(message("errors", "busy", error="corpus kept changing while read"))
 
 

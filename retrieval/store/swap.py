@@ -62,19 +62,20 @@ def reload_corpus(
     return swap_corpus(engine=engine, read=read_files(corpus_dir, max_file_bytes=max_file_bytes))
 
 
-def ensure_corpus(*, engine: Engine, corpus_dir: Path) -> LiveCorpus:
-    """The live corpus; on a database without one (a first run) load ``corpus_dir`` first.
+def ensure_corpus(*, engine: Engine, corpus_dir: Path, lazy_clauses: bool = False) -> LiveCorpus:
+    """The live corpus; on a database without one (a first run) load ``corpus_dir`` first
+    (``lazy_clauses``: see ``load_live_corpus``).
 
     Raises DocumentError when there is no live corpus and no file of the folder loads.
     """
     create_corpus_tables(engine)
-    corpus = load_live_corpus(engine)
+    corpus = load_live_corpus(engine, lazy_clauses=lazy_clauses)
     if corpus is not None:
         return corpus
     report = swap_corpus(engine=engine, read=read_files(corpus_dir), only_if_empty=True)
     for failure in report.failures:
         _log.warning("%s: %s", failure.file, failure.reason)
-    corpus = load_live_corpus(engine)
+    corpus = load_live_corpus(engine, lazy_clauses=lazy_clauses)
     if corpus is None:
         reasons = message("errors", "reason_separator").join(
             message("errors", "file_reason", file=f.file, reason=f.reason) for f in report.failures
