@@ -58,7 +58,7 @@ class LiveIndex:
         read from the database when another process already built them (see
         retrieval.index_parts), else built and stored."""
         mirror = (
-            mirror_folder(self.settings.cache_dir / "index", corpus.content_key)
+            mirror_folder(self.settings.index_mirror, corpus.content_key)
             if corpus.content_key
             else None
         )

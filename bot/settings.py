@@ -28,6 +28,9 @@ class Settings(BaseSettings):
     corpus_dir: Path = Path("seeds")
     # start-up data built once per machine (the gazetteer): a process loads it instead
     cache_dir: Path = Path("data/cache")
+    # each corpus version's index as files every process of the machine maps (default:
+    # CACHE_DIR/index; a fast local disk; the newest four contents are kept)
+    index_dir: Path | None = None
 
     telegram_bot_token: SecretStr | None = None
     telegram_base_url: str = "https://api.telegram.org/bot"
@@ -67,6 +70,11 @@ class Settings(BaseSettings):
     max_upload_mb: float = Field(default=20.0, gt=0)  # files sent to the bot or `policybot add`
     # a corpus file larger than this is skipped at reload, named in the report (scans, stray ISOs)
     corpus_max_file_bytes: int = Field(default=50 * 1024 * 1024, gt=0)
+
+    @property
+    def index_mirror(self) -> Path:
+        """Where this machine keeps the mapped index files (``INDEX_DIR`` or CACHE_DIR/index)."""
+        return self.index_dir or self.cache_dir / "index"
 
     @property
     def max_upload_bytes(self) -> int:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import re
+import sqlite3
 import sys
 import threading
 import tomllib
@@ -15,7 +16,8 @@ from collections.abc import Iterable, Iterator
 from functools import lru_cache
 from pathlib import Path
 
-from retrieval.disk_cache import cached
+from retrieval.disk_cache import cache_key, cached
+from retrieval.frequencies import FrequencyTable, write_table
 from retrieval.index import TokenIds
 from zhtext.normalize import normalize_text
 
@@ -36,6 +38,7 @@ def _import_jieba():  # type: ignore[no-untyped-def]
 
 
 jieba = _import_jieba()
+log = logging.getLogger(__name__)
 
 DATA_DIR = Path(__file__).resolve().parent / "data"
 PIECE_CACHE_SIZE = 200_000  # distinct pieces of text whose words are kept (tens of megabytes)
@@ -81,7 +84,9 @@ class PolicyTokenizer:
 
     def _load_prefix_dictionary(self, cache_dir: Path | None) -> None:
         """jieba's prefix dictionary (half a million entries), from ``cache_dir`` when there:
-        jieba's own cache is read with marshal, three times slower than this pickle."""
+        looked up entry by entry from a file until this process cuts enough text to want all
+        of it (``retrieval.frequencies``), which is then read from a pickle (jieba's own cache
+        is read with marshal, three times slower)."""
         if cache_dir is None:
             self._jieba.initialize()
             return
@@ -94,7 +99,25 @@ class PolicyTokenizer:
             with self._jieba.get_dict_file() as handle:
                 return self._jieba.gen_pfdict(handle)
 
-        self._jieba.FREQ, self._jieba.total = cached("jieba", inputs, build, cache_dir)
+        def load_all() -> dict[str, int]:
+            return dict(cached("jieba", inputs, build, cache_dir)[0])
+
+        def use(frequencies: dict[str, int]) -> None:
+            self._jieba.FREQ = frequencies
+
+        table = cache_dir / f"jieba-{cache_key(inputs)}.sqlite"
+        try:
+            self._jieba.FREQ = FrequencyTable(table, load_all=load_all, on_loaded=use)
+            self._jieba.total = self._jieba.FREQ.total
+        except sqlite3.Error:  # no table yet (or a damaged one): made once from the dictionary
+            self._jieba.FREQ, self._jieba.total = cached("jieba", inputs, build, cache_dir)
+            try:
+                write_table(table, self._jieba.FREQ, self._jieba.total)
+                for old in cache_dir.glob("jieba-*.sqlite"):
+                    if old != table:
+                        old.unlink(missing_ok=True)
+            except (OSError, sqlite3.Error):
+                log.warning("could not write jieba's table %s", table, exc_info=True)
         self._jieba.initialized = True
 
     def add_words(self, words: list[str]) -> None:
