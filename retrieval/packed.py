@@ -31,7 +31,9 @@ def pack(arrays: Mapping[str, np.ndarray]) -> bytes:
     """The arrays in one buffer (see the module's layout)."""
     entries: dict[str, list[Any]] = {}
     offset = 0
-    contiguous = {name: np.ascontiguousarray(array) for name, array in arrays.items()}
+    contiguous = {  # (np.ascontiguousarray would make a 0-d array 1-d)
+        name: a if a.flags.c_contiguous else a.copy(order="C") for name, a in arrays.items()
+    }
     for name, array in contiguous.items():
         if array.dtype.hasobject:
             raise ValueError(f"array {name} holds Python objects")
@@ -58,14 +60,17 @@ def unpack(buffer: bytes | memoryview | mmap.mmap) -> dict[str, np.ndarray]:
     view = memoryview(buffer)
     if bytes(view[: len(MAGIC)]) != MAGIC:
         raise ValueError("not a packed index part")
-    (length,) = struct.unpack("<Q", view[len(MAGIC) : len(MAGIC) + 8])
-    header = json.loads(bytes(view[len(MAGIC) + 8 : len(MAGIC) + 8 + length]))
-    start = -(-(len(MAGIC) + 8 + length) // _ALIGN) * _ALIGN
-    arrays = {}
-    for name, (dtype, shape, offset) in header.items():
-        count = int(np.prod(shape)) if shape else 1
-        array = np.frombuffer(view, dtype=np.dtype(dtype), count=count, offset=start + offset)
-        arrays[name] = array.reshape(shape)
+    try:
+        (length,) = struct.unpack("<Q", view[len(MAGIC) : len(MAGIC) + 8])
+        header = json.loads(bytes(view[len(MAGIC) + 8 : len(MAGIC) + 8 + length]))
+        start = -(-(len(MAGIC) + 8 + length) // _ALIGN) * _ALIGN
+        arrays = {}
+        for name, (dtype, shape, offset) in header.items():
+            count = int(np.prod(shape)) if shape else 1
+            array = np.frombuffer(view, dtype=np.dtype(dtype), count=count, offset=start + offset)
+            arrays[name] = array.reshape(tuple(shape))
+    except (struct.error, TypeError, KeyError, AttributeError) as error:  # cut short or garbled
+        raise ValueError(f"damaged packed index part: {error}") from error
     return arrays
 
 

@@ -248,11 +248,12 @@ class ClauseIndex:
         coverages = self.word_coverage.coverages(query, positions, self.weights(query))
         hits = []
         for position, (coverage, matched) in zip(positions, coverages, strict=True):
+            clause = self.clauses[position]
             hits.append(
                 Hit(
                     position=position,
-                    clause=self.clauses[position],
-                    document=self.documents[self.clauses[position].doc_key],
+                    clause=clause,
+                    document=self.documents[clause.doc_key],
                     score=float(score[position]),
                     bm25=float(bm25[position]),
                     coverage=coverage,

@@ -19,6 +19,7 @@ from retrieval.packed import StringColumn
 from retrieval.store.live import StoredClause
 
 _TEXT_COLUMNS = ("id", "section", "headings", "text", "seams")
+CLAUSES_KEPT = 4096  # clause objects kept once made (a few megabytes)
 
 
 class ClauseColumns(Sequence[StoredClause]):
@@ -30,6 +31,8 @@ class ClauseColumns(Sequence[StoredClause]):
         self.ordinal: np.ndarray = arrays["ordinal"]
         self._columns = {name: StringColumn.from_arrays(arrays, name) for name in _TEXT_COLUMNS}
         self._position_of: dict[str, int] | None = None
+        # a question reads its sixty best clauses, and the next question many of the same
+        self._clause = lru_cache(maxsize=CLAUSES_KEPT)(self._make)
 
     @staticmethod
     def arrays_of(
@@ -68,7 +71,9 @@ class ClauseColumns(Sequence[StoredClause]):
         position = int(position)
         if not -len(self) <= position < len(self):
             raise IndexError(position)
-        position %= len(self)
+        return self._clause(position % len(self))
+
+    def _make(self, position: int) -> StoredClause:
         columns = self._columns
         return StoredClause(
             id=columns["id"][position],
@@ -82,7 +87,7 @@ class ClauseColumns(Sequence[StoredClause]):
 
     def __iter__(self) -> Iterator[StoredClause]:
         for position in range(len(self)):
-            yield self[position]
+            yield self._make(position)  # a walk over all of them: none kept
 
     def of_document(self, row: int) -> list[StoredClause]:
         """The clauses of document ``doc_keys[row]``, in reading order."""

@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy.engine import Engine
 
 from retrieval.index import SparseBM25
-from retrieval.index_parts import IndexParts
+from retrieval.index_parts import MIRRORS_KEPT, IndexParts, mirror_folder
 from retrieval.store import load_index_part, reload_corpus, save_index_part
 
 TOKENS = [["贷款", "贴息"], ["人才", "补贴"], ["贷款", "补贴", "补贴"]]
@@ -95,3 +95,42 @@ def test_a_large_part_is_stored_in_chunks(
     assert save_index_part(db_engine, version, "words", "fp", blob)
     assert load_index_part(db_engine, version, "words", "fp") == blob
     assert SparseBM25.from_bytes(blob).postings("贷款").tolist() == [0, 2]
+
+
+def test_the_mirror_is_mapped_by_the_next_process_and_a_damaged_file_is_dropped(
+    db_engine: Engine, seeds_dir: Path, tmp_path: Path
+) -> None:
+    version = reload_corpus(engine=db_engine, corpus_dir=seeds_dir).version
+    folder = mirror_folder(tmp_path, "content", "fp")
+    first = IndexParts(db_engine, version, "fp", mirror=folder)
+    built = first.bm25("words", lambda: TOKENS, forward=True)
+    assert first.built == ["words"] and (folder / "words.part").is_file()
+    # the builder itself serves from the mapping: its arrays are views of the file
+    assert not built.postings("补贴").flags.writeable
+
+    second = IndexParts(db_engine, version, "fp", mirror=folder)
+    mapped = second.bm25("words", lambda: pytest.fail("mapped, not built"), forward=True)
+    assert second.mapped == ["words"] and second.loaded == second.built == []
+    assert np.array_equal(mapped.scores(["补贴"]), built.scores(["补贴"]))
+
+    (folder / "words.part").write_bytes(b"PBPACK1\n\xff\xff")  # truncated by a full disk
+    third = IndexParts(db_engine, version, "fp", mirror=folder)
+    again = third.bm25("words", lambda: pytest.fail("stored in the database"), forward=True)
+    assert third.loaded == ["words"] and third.mapped == []
+    assert np.array_equal(again.scores(["补贴"]), built.scores(["补贴"]))
+    assert IndexParts(db_engine, version, "fp", mirror=folder)._map("words") is not None
+
+
+def test_only_the_newest_mirrors_are_kept(tmp_path: Path) -> None:
+    import os
+    import time
+
+    for number in range(MIRRORS_KEPT + 2):
+        folder = mirror_folder(tmp_path, f"content{number}", "fp")
+        (folder / "words.part").write_bytes(b"x")
+        stamp = time.time() - 100 + number
+        os.utime(folder, (stamp, stamp))
+    newest = mirror_folder(tmp_path, "content-new", "fp")
+    kept = sorted(p.name for p in tmp_path.iterdir())
+    assert len(kept) == MIRRORS_KEPT and newest.name in kept
+    assert f"fp-content{MIRRORS_KEPT + 1}" in kept and "fp-content0" not in kept
