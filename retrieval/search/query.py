@@ -136,7 +136,7 @@ class QueryBuilder:
         terms: dict[str, float] = {}
         for token in content:
             terms[token] = terms.get(token, 0.0) + 1.0
-            for synonym in self.synonyms.of(token):
+            for synonym in sorted(self.synonyms.of(token)):  # one order: the same sum every run
                 if synonym not in content:
                     terms[synonym] = max(terms.get(synonym, 0.0), SYNONYM_WEIGHT)
         # jieba's search mode gives 融资, 租赁 and 融资租赁: all are searched, but what the
