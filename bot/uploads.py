@@ -24,7 +24,6 @@ from bot.texts import say, texts
 from bot.types import Button, Incoming, Reply
 from retrieval.corpus import POLICY_SUFFIXES, document_key, read_files
 from retrieval.formats import REFUSED_SUFFIXES
-from retrieval.reader import read_document
 from retrieval.store import ReloadReport, StoredDocument
 from retrieval.types import DocumentError, ParsedDocument
 
@@ -130,6 +129,8 @@ class Uploads:
             text = say("upload", "storage_failed", error=error.strerror or error)
             return Reply(text=[text], kind="error")
         try:
+            from retrieval.reader import read_document  # the reader loads when a file comes
+
             document = read_document(pending, source=(self.corpus_dir / safe).as_posix())
         except DocumentError as error:
             shutil.rmtree(folder, ignore_errors=True)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable, Collection
 from dataclasses import dataclass
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from sqlalchemy.engine import Engine
 
@@ -16,8 +16,10 @@ from bot.settings import Settings
 from bot.shelf import LookupShelf
 from bot.texts import say
 from bot.types import Incoming, Reply
-from bot.uploads import Uploads
 from retrieval.store import ReloadReport
+
+if TYPE_CHECKING:  # the upload handling (and its document reader) loads when a file comes
+    from bot.uploads import Uploads
 
 
 class CommandHost(Protocol):
