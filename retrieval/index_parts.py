@@ -24,6 +24,7 @@ import tempfile
 from collections.abc import Callable, Iterable
 from functools import lru_cache
 from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
 from sqlalchemy.engine import Engine
@@ -153,6 +154,11 @@ class IndexParts:
         if mapped is not None:
             self.mapped.append(name)
             return mapped
+        if self.engine is not None and self._copy(name):  # straight from the database to a file
+            mapped = self._map(name)
+            if mapped is not None:
+                self.loaded.append(name)
+                return mapped
         blob: bytes | None = None
         if self.engine is not None:
             try:
@@ -193,20 +199,40 @@ class IndexParts:
             path.unlink(missing_ok=True)
             return None
 
+    def _copy(self, name: str) -> bool:
+        """Mirror a part stored in the database, written a chunk at a time."""
+        from retrieval.store import copy_index_part
+
+        engine = self.engine
+        if engine is None:
+            return False
+        return self._mirror_file(
+            name, lambda file: copy_index_part(engine, self.version, name, self.fingerprint, file)
+        )
+
     def _write(self, name: str, blob: bytes) -> bool:
-        """Mirror a part (written to a temporary name, then renamed: a reader sees all or none)."""
+        """Mirror a part this process holds."""
+        return self._mirror_file(name, lambda file: file.write(blob) == len(blob))
+
+    def _mirror_file(self, name: str, fill: Callable[[BinaryIO], bool]) -> bool:
+        """A part's file in the mirror, written to a temporary name and renamed (a reader sees
+        all or none); False when there is no mirror, it cannot be written or ``fill`` fails."""
         if self.mirror is None:
             return False
+        temporary: str | None = None
         try:
             self.mirror.mkdir(parents=True, exist_ok=True)
             handle, temporary = tempfile.mkstemp(dir=self.mirror, prefix=f".{name}-")
             with os.fdopen(handle, "wb") as file:
-                file.write(blob)
-            os.replace(temporary, self.mirror / f"{name}.part")
-            return True
-        except OSError:
+                filled = fill(file)
+            if filled:
+                os.replace(temporary, self.mirror / f"{name}.part")
+                return True
+        except Exception:  # a full disk, a database gone meanwhile: read or build it instead
             log.warning("could not mirror index part %s in %s", name, self.mirror, exc_info=True)
-            return False
+        if temporary is not None:
+            Path(temporary).unlink(missing_ok=True)
+        return False
 
 
 def mirror_folder(root: Path, content_key: str, fingerprint: str | None = None) -> Path:

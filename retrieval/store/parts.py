@@ -3,6 +3,8 @@ one built instead of building it again (see :mod:`retrieval.index_parts`)."""
 
 from __future__ import annotations
 
+from typing import BinaryIO
+
 from sqlalchemy import insert, select
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
@@ -28,6 +30,34 @@ def load_index_part(engine: Engine, version: int, name: str, fingerprint: str) -
     if not rows or len(rows) != rows[0].chunks:
         return None
     return b"".join(bytes(row.data) for row in rows)
+
+
+def copy_index_part(
+    engine: Engine, version: int, name: str, fingerprint: str, out: BinaryIO
+) -> bool:
+    """Write a stored part to ``out`` a chunk at a time (a part of hundreds of megabytes is
+    never held whole); False when it is not stored whole (``out`` then holds a fragment)."""
+    where = (
+        index_part_table.c.version == version,
+        index_part_table.c.name == name,
+        index_part_table.c.fingerprint == fingerprint,
+    )
+    with engine.connect() as connection:
+        chunks = connection.execute(
+            select(index_part_table.c.chunks).where(*where, index_part_table.c.chunk == 0)
+        ).scalar_one_or_none()
+        if chunks is None:
+            return False
+        written = 0
+        for chunk in range(chunks):  # one row at a time: a driver may fetch a result whole
+            data = connection.execute(
+                select(index_part_table.c.data).where(*where, index_part_table.c.chunk == chunk)
+            ).scalar_one_or_none()
+            if data is None:
+                return False
+            out.write(data)
+            written += 1
+    return written == chunks
 
 
 def save_index_part(engine: Engine, version: int, name: str, fingerprint: str, data: bytes) -> bool:
