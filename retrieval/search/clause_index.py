@@ -117,11 +117,6 @@ class ClauseIndex:
             len(doc_keys),
             keep=True,
         )
-        self.document_tokens = _PerClause(
-            lambda d: self.words.terms_of(in_doc[d]) | self._title_words[d],
-            len(doc_keys),
-            keep=True,
-        )
         self.opening, self.header = parts.array(
             "openings", lambda: np.stack(_openings(source, self.documents))
         ).reshape(2, len(self.clauses))
@@ -169,7 +164,7 @@ class ClauseIndex:
             doc_of_clause=self.doc_of_clause,
             title_words=self._title_words,
             context_text=self.context_text,
-            document_tokens=self.document_tokens,
+            document_clauses=in_doc,
             document_text=self.document_text,
         )
 

@@ -43,17 +43,17 @@ class Coverage:
         doc_of_clause: np.ndarray,
         title_words: Sequence[frozenset[str]],
         context_text: Sequence[str],
-        document_tokens: Sequence[frozenset[str]],
+        document_clauses: Sequence[np.ndarray],
         document_text: Sequence[str],
     ) -> None:
         """Per clause: its document (``doc_of_clause``) and its text in that document's context;
-        per document: its title's words, all its words and its whole text."""
+        per document: its title's words, its clauses' positions (ascending) and its whole text."""
         self.words = words
         self.tokenizer = tokenizer
         self.doc_of_clause = doc_of_clause
         self._title_words = title_words
         self.context_text = context_text
-        self.document_tokens = document_tokens
+        self.document_clauses = document_clauses
         self.document_text = document_text
         self._max_idf = math.log(max(len(context_text), 2))
 
@@ -113,9 +113,7 @@ class Coverage:
                     continue
                 key = (term, doc)
                 if key not in in_document:
-                    in_document[key] = self._finds(
-                        query, term, self.document_tokens[doc], self.document_text[doc]
-                    )
+                    in_document[key] = self._finds(query, term, doc)
                 if in_document[key]:
                     elsewhere.append(term)
             found = sum(weight[t] for t in matched) + DOCUMENT_CREDIT * sum(
@@ -124,9 +122,21 @@ class Coverage:
             results.append((found / total, tuple(matched)))
         return results
 
-    def _finds(self, query: Query, term: str, tokens: frozenset[str], text: str) -> bool:
-        """Whether ``term`` (or a synonym) is in these words or this compact text."""
-        return bool(query.alternatives[term] & tokens) or self._finds_in_text(query, term, text)
+    def _finds(self, query: Query, term: str, doc: int) -> bool:
+        """Whether ``term`` (or a synonym) is in document ``doc``: among its title's or its
+        clauses' words (read from the words' postings: no set of a document's words is made),
+        else in its text (joined only when the words do not tell)."""
+        alternatives = query.alternatives[term]
+        if alternatives & self._title_words[doc]:
+            return True
+        clauses = self.document_clauses[doc]
+        for alternative in alternatives:
+            postings = self.words.postings(alternative)  # ascending, like ``clauses``
+            if len(postings) and len(clauses):
+                slot = np.minimum(np.searchsorted(postings, clauses), len(postings) - 1)
+                if bool((postings[slot] == clauses).any()):
+                    return True
+        return self._finds_in_text(query, term, self.document_text[doc])
 
     def _finds_in_text(self, query: Query, term: str, text: str) -> bool:
         """Whether ``term`` (or a synonym) is in this text, whole, mostly or split."""
