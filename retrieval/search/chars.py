@@ -27,53 +27,72 @@ def char_term_ids(texts: Sequence[str]) -> TokenIds:
     the same terms, in the same order, with the same first-seen vocabulary as encoding
     ``char_terms(text)`` text by text (so the field's scores are bit for bit the same)."""
     joined = _TEXT_SEPARATOR.join(texts)  # normalised text holds no control characters
-    codes = np.frombuffer(joined.encode("utf-32-le"), dtype=np.uint32).astype(np.int64)
+    # every character as _RUN's class allows it: a dense id (ascending code), else -1
+    codes = np.minimum(np.frombuffer(joined.encode("utf-32-le"), dtype=np.uint32), _BEYOND)
     del joined
-    in_run = (
-        ((codes >= 0x3400) & (codes <= 0x9FFF))
-        | ((codes >= ord("a")) & (codes <= ord("z")))
-        | ((codes >= ord("0")) & (codes <= ord("9")))
-    )  # _RUN's class
-    text_of = np.cumsum(codes == ord(_TEXT_SEPARATOR))  # which text each character is in
-    flags = np.concatenate(([False], in_run, [False])).view(np.int8)
-    edges = np.diff(flags)
+    codes = codes.astype(np.int32)
+    present = (np.bincount(codes, minlength=_BEYOND + 1) > 0) & _IN_RUN
+    n_chars = int(present.sum())
+    dense = np.full(_BEYOND + 1, -1, dtype=np.int32)
+    dense[present] = np.arange(n_chars, dtype=np.int32)
+    char = dense[codes]
+    separators = np.flatnonzero(codes == ord(_TEXT_SEPARATOR))
+    del codes
+    in_run = char >= 0
+    edges = np.diff(np.concatenate(([False], in_run, [False])).view(np.int8))
     starts, ends = np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)
+    del edges
     lengths = ends - starts
-    # each run gives its characters, then its adjacent pairs: 2·L − 1 terms
-    sizes = 2 * lengths - 1
-    base = np.concatenate(([0], np.cumsum(sizes)[:-1])).astype(np.int64)
-    keys = np.empty(int(sizes.sum()), dtype=np.int64)
-    run_of = np.repeat(np.arange(len(starts)), lengths)
-    at = np.flatnonzero(in_run)
-    inside = at - starts[run_of]
-    keys[base[run_of] + inside] = codes[at]
-    pair = inside < lengths[run_of] - 1
-    pair_at = at[pair]
-    keys[base[run_of[pair]] + lengths[run_of[pair]] + inside[pair]] = (
-        _PAIR_FLAG | (codes[pair_at] << 21) | codes[pair_at + 1]
-    )
+    # a run gives its characters, then its adjacent pairs (2·L − 1 terms): its characters
+    # come after the pairs of the runs before it, its pairs after the characters of the runs
+    # up to it (a pair's key follows the characters' keys, first character major; below 2³¹)
+    chars_through = np.cumsum(lengths)
+    pairs_before = chars_through - lengths - np.arange(len(starts))
+    run_chars = char[in_run]
+    pair = in_run[:-1] & in_run[1:]
+    pair_keys = n_chars + char[:-1][pair] * np.int32(n_chars) + char[1:][pair]
+    del char, in_run, pair
+    keys = np.empty(len(run_chars) + len(pair_keys), dtype=np.int32)
+    keys[np.arange(len(run_chars)) + np.repeat(pairs_before, lengths)] = run_chars
+    keys[np.arange(len(pair_keys)) + np.repeat(chars_through, lengths - 1)] = pair_keys
+    del run_chars, pair_keys
     offsets = np.zeros(len(texts) + 1, dtype=np.int64)
     if len(starts):
-        per_text = np.bincount(text_of[starts], weights=sizes, minlength=len(texts))
+        text_of = np.searchsorted(separators, starts)  # the separators before a run
+        per_text = np.bincount(text_of, weights=2 * lengths - 1, minlength=len(texts))
         np.cumsum(per_text.astype(np.int64), out=offsets[1:])
-    ids, vocabulary = _first_seen_ids(keys)
+    ids, vocabulary = _first_seen_ids(keys, n_chars + n_chars * n_chars)
+    letters = [chr(code) for code in np.flatnonzero(present).tolist()]
     terms = [
-        chr(key) if key < _PAIR_FLAG else chr((key >> 21) & _CODE_MASK) + chr(key & _CODE_MASK)
+        letters[key]
+        if key < n_chars
+        else "".join(letters[i] for i in divmod(key - n_chars, n_chars))
         for key in vocabulary.tolist()
     ]
     return TokenIds.of_arrays(ids, offsets, terms)
 
 
-def _first_seen_ids(keys: np.ndarray, chunk: int = 1 << 20) -> tuple[np.ndarray, np.ndarray]:
-    """Each key's id in the order keys are first seen, and the keys in id order. A chunk's
-    new keys are sorted, not the whole array: most of a corpus's terms are repeats."""
-    distinct = np.unique(keys)
-    dense = np.searchsorted(distinct, keys).astype(np.int32)
-    id_of = np.full(len(distinct), -1, dtype=np.int32)
+def _first_seen_ids(
+    keys: np.ndarray, bound: int, chunk: int = 1 << 20
+) -> tuple[np.ndarray, np.ndarray]:
+    """Each key's id (keys in ``[0, bound)``) in the order keys are first seen, and the keys
+    in id order. Keys index a table of ids when ``bound`` is small enough (a corpus of up to
+    5,800 distinct characters), else are made dense by sorting first."""
+    if bound > _DIRECT_KEYS:
+        distinct, dense = np.unique(keys, return_inverse=True)
+        ids, seen = _first_seen_dense(dense.astype(np.int32).ravel(), len(distinct), chunk)
+        return ids, distinct[seen]
+    return _first_seen_dense(keys, bound, chunk)
+
+
+def _first_seen_dense(keys: np.ndarray, bound: int, chunk: int) -> tuple[np.ndarray, np.ndarray]:
+    """``_first_seen_ids`` of keys that index a table: a chunk's new keys are sorted, not the
+    whole array (most of a corpus's terms are repeats)."""
+    id_of = np.full(bound, -1, dtype=np.int32)
     order: list[np.ndarray] = []
     assigned = 0
-    for start in range(0, len(dense), chunk):
-        part = dense[start : start + chunk]
+    for start in range(0, len(keys), chunk):
+        part = keys[start : start + chunk]
         new = part[id_of[part] < 0]
         if len(new):
             fresh, first = np.unique(new, return_index=True)
@@ -82,12 +101,16 @@ def _first_seen_ids(keys: np.ndarray, chunk: int = 1 << 20) -> tuple[np.ndarray,
             assigned += len(fresh)
             order.append(fresh)
     seen = np.concatenate(order) if order else np.zeros(0, dtype=np.int64)
-    return id_of[dense], distinct[seen]
+    return id_of[keys], seen
 
 
 _TEXT_SEPARATOR = "\x00"
-_PAIR_FLAG = 1 << 42
-_CODE_MASK = (1 << 21) - 1
+_BEYOND = 0xA000  # every code from here on is outside _RUN's class
+_IN_RUN = np.zeros(_BEYOND + 1, dtype=bool)  # _RUN's class, by code
+_IN_RUN[0x3400:0xA000] = True
+_IN_RUN[ord("a") : ord("z") + 1] = True
+_IN_RUN[ord("0") : ord("9") + 1] = True
+_DIRECT_KEYS = 1 << 25  # a table of this many ids is 128 MB while the field is built
 
 
 def compact(text: str) -> str:

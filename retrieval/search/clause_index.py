@@ -24,7 +24,7 @@ from retrieval.search.tiers import PlaceTiers
 from retrieval.store import ClauseColumns, LiveCorpus, StoredClause, StoredDocument
 from retrieval.tokenize import PolicyTokenizer
 from retrieval.typos import TypoCorrector
-from zhtext.normalize import normalize_text
+from zhtext.normalize import normalize_text, normalize_texts
 
 WEAK_WORD_FREQUENCY = 100  # a word rarer than this in jieba's counts may be a typo's piece
 _EMPTY = frozenset({"∅"})  # the token of a title with no words (a field needs one)
@@ -74,7 +74,8 @@ class ClauseIndex:
         self.doc_of_clause = self.clauses.doc
         # a clause's headings help it match: 特聘人才 under （二）加大对数字化人才培养和引进
         texts = parts.texts(
-            "texts", lambda: [normalize_text(" ".join((*c.headings, c.text))) for c in source]
+            "texts",
+            lambda: normalize_texts([" ".join((*c.headings, c.text)) for c in source]),
         )
         self.words = parts.bm25(
             "words",

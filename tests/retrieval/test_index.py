@@ -118,3 +118,18 @@ def test_tokeniser_encodes_clauses_exactly_like_their_token_lists() -> None:
     assert encoded.terms() == by_list.terms()
     assert np.array_equal(encoded.ids, by_list.ids)
     assert np.array_equal(encoded.offsets, by_list.offsets)
+
+
+def test_character_terms_of_many_distinct_characters_encode_alike(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Past a table's size the keys are made dense by sorting: the same ids and vocabulary."""
+    from retrieval.search import char_term_ids, chars
+
+    texts = _real_clause_texts()
+    by_table = char_term_ids(texts)
+    monkeypatch.setattr(chars, "_DIRECT_KEYS", 10)
+    by_sorting = char_term_ids(texts)
+    assert by_sorting.terms() == by_table.terms()
+    assert np.array_equal(by_sorting.ids, by_table.ids)
+    assert np.array_equal(by_sorting.offsets, by_table.offsets)
