@@ -12,7 +12,7 @@ import sqlite3
 import sys
 import threading
 import tomllib
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from functools import lru_cache
 from pathlib import Path
 
@@ -44,6 +44,8 @@ DATA_DIR = Path(__file__).resolve().parent / "data"
 PIECE_CACHE_SIZE = 200_000  # distinct pieces of text whose words are kept (tens of megabytes)
 # where jieba itself splits a text (none of these can be inside a word), after normalisation
 _BETWEEN_PUNCTUATION = re.compile(r"[。，,;；!！?？、:：\s]+")
+# where a number-with-unit token can start: a digit or a letter (see ``_parts``)
+_CANDIDATES = re.compile(r"[\da-z]+")
 
 
 def _read_lines(path: Path) -> list[str]:
@@ -160,34 +162,65 @@ class PolicyTokenizer:
         """``tokens`` of each normalised text appended to ``encoded`` as term ids: a piece of
         text seen before (policy text repeats its phrases) reuses its ids, so the per-word
         work is paid once per distinct piece, not once per word of the corpus."""
+        return self.encode_parts(map(self._parts, texts), encoded, self._piece_words)
+
+    def encode_parts(
+        self,
+        texts: Iterable[list[str | tuple[str]]],
+        encoded: TokenIds,
+        cut: Callable[[str], Iterable[str]],
+    ) -> TokenIds:
+        """``encode`` of texts already split by ``_parts``, each piece's words given by
+        ``cut`` (``_piece_words``, or the same words cut by other processes)."""
         vocabulary = encoded.vocabulary
         assign = vocabulary.setdefault
         piece_ids: dict[str, list[int]] = {}
-        for text in texts:
+        for parts in texts:
             ids: list[int] = []
-            for special, piece in self._pieces(text):
-                if special:
-                    ids.append(assign(piece, len(vocabulary)))
-                    continue
-                known = piece_ids.get(piece)
-                if known is None:
-                    known = [assign(w, len(vocabulary)) for w in self._piece_words(piece)]
-                    piece_ids[piece] = known
-                ids.extend(known)
+            for part in parts:
+                if part.__class__ is str:
+                    known = piece_ids.get(part)  # type: ignore[call-overload]
+                    if known is None:
+                        known = [assign(w, len(vocabulary)) for w in cut(part)]  # type: ignore[arg-type]
+                        piece_ids[part] = known  # type: ignore[index]
+                    ids.extend(known)
+                else:
+                    ids.append(assign(part[0], len(vocabulary)))
             encoded.add_ids(ids)
         return encoded
 
     def _pieces(self, text: str) -> Iterator[tuple[bool, str]]:
         """``text`` as (True, a number-with-unit token) and (False, a piece jieba cuts)."""
+        for part in self._parts(text):
+            yield (False, part) if isinstance(part, str) else (True, part[0])
+
+    def _parts(self, text: str) -> list[str | tuple[str]]:
+        """``text`` as pieces jieba cuts (str) and number-with-unit tokens (a 1-tuple): the
+        text between ``_special``'s matches, split at punctuation.
+
+        The matches are those of ``_special.finditer``: it is tried only where a match can
+        start (every alternative starts with a digit or a letter, ``_CANDIDATES``), from the
+        end of the previous match on, at the same positions of the same text; the scan for
+        those characters is fast, the pattern tried at every character is not."""
+        split = _BETWEEN_PUNCTUATION.split
+        match = self._special.match
+        parts: list[str | tuple[str]] = []
         cursor = 0
-        for match in self._special.finditer(text):
-            yield from self._plain(text[cursor : match.start()])
-            if match.group("amount"):
-                yield True, match.group("amount") + self._unit_of[match.group("unit")]
-            else:
-                yield True, match.group(0)
-            cursor = match.end()
-        yield from self._plain(text[cursor:])
+        for run in _CANDIDATES.finditer(text):
+            at, end = max(run.start(), cursor), run.end()
+            while at < end:
+                found = match(text, at)
+                if found is None:
+                    at += 1
+                    continue
+                parts.extend(piece for piece in split(text[cursor:at]) if piece)
+                if found.group("amount"):
+                    parts.append((found.group("amount") + self._unit_of[found.group("unit")],))
+                else:
+                    parts.append((found.group(0),))
+                cursor = at = found.end()
+        parts.extend(piece for piece in split(text[cursor:]) if piece)
+        return parts
 
     @staticmethod
     def _plain(text: str) -> Iterator[tuple[bool, str]]:
