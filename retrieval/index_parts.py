@@ -22,6 +22,7 @@ import os
 import shutil
 import tempfile
 from collections.abc import Callable, Iterable
+from concurrent.futures import Future, ThreadPoolExecutor
 from functools import lru_cache
 from pathlib import Path
 from typing import BinaryIO
@@ -95,6 +96,8 @@ class IndexParts:
         self.mapped: list[str] = []  # names of the parts mapped from the local mirror
         self.loaded: list[str] = []  # names of the parts read from the database
         self.built: list[str] = []  # names of the parts this process built
+        self._saving: list[Future[None]] = []
+        self._executor: ThreadPoolExecutor | None = None
 
     def bm25(
         self,
@@ -148,7 +151,7 @@ class IndexParts:
     def _part(self, name: str, build: Callable[[], bytes]) -> bytes | mmap.mmap:
         """The part's packed bytes: mapped from the mirror, read from the database (and
         mirrored), or built (and stored and mirrored)."""
-        from retrieval.store import load_index_part, save_index_part
+        from retrieval.store import load_index_part
 
         mapped = self._map(name)
         if mapped is not None:
@@ -172,16 +175,36 @@ class IndexParts:
         if blob is None:
             blob = build()
             self.built.append(name)
-            if self.engine is not None:
-                try:
-                    save_index_part(self.engine, self.version, name, self.fingerprint, blob)
-                except Exception:  # the database refused it: this process still has its part
-                    log.warning("could not store index part %s", name, exc_info=True)
+            if self.engine is not None:  # stored while the next part is built
+                self._saving.append(self._saver().submit(self._save, name, blob))
         if self._write(name, blob):
             mapped = self._map(name)  # served from the page cache, shared with other processes
             if mapped is not None:
                 return mapped
         return blob
+
+    def _saver(self) -> ThreadPoolExecutor:
+        if self._executor is None:
+            self._executor = ThreadPoolExecutor(1, thread_name_prefix="index-parts")
+        return self._executor
+
+    def _save(self, name: str, blob: bytes) -> None:
+        from retrieval.store import save_index_part
+
+        assert self.engine is not None
+        try:
+            save_index_part(self.engine, self.version, name, self.fingerprint, blob)
+        except Exception:  # the database refused it: this process still has its part
+            log.warning("could not store index part %s", name, exc_info=True)
+
+    def finish(self) -> None:
+        """Wait until every part this process built is stored for the other processes."""
+        for saving in self._saving:
+            saving.result()
+        self._saving.clear()
+        if self._executor is not None:
+            self._executor.shutdown()
+            self._executor = None
 
     def _map(self, name: str) -> mmap.mmap | None:
         if self.mirror is None:

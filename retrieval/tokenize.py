@@ -12,7 +12,7 @@ import sqlite3
 import sys
 import threading
 import tomllib
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from functools import lru_cache
 from pathlib import Path
 
@@ -162,22 +162,14 @@ class PolicyTokenizer:
         """``tokens`` of each normalised text appended to ``encoded`` as term ids: a piece of
         text seen before (policy text repeats its phrases) reuses its ids, so the per-word
         work is paid once per distinct piece, not once per word of the corpus."""
-        return self.encode_parts(map(self._parts, texts), encoded, self._piece_words)
-
-    def encode_parts(
-        self,
-        texts: Iterable[list[str | tuple[str]]],
-        encoded: TokenIds,
-        cut: Callable[[str], Iterable[str]],
-    ) -> TokenIds:
-        """``encode`` of texts already split by ``_parts``, each piece's words given by
-        ``cut`` (``_piece_words``, or the same words cut by other processes)."""
+        self.load_whole_dictionary()  # cutting in bulk: plain dict lookups from the start
         vocabulary = encoded.vocabulary
         assign = vocabulary.setdefault
+        cut = self._piece_words
         piece_ids: dict[str, list[int]] = {}
-        for parts in texts:
+        for text in texts:
             ids: list[int] = []
-            for part in parts:
+            for part in self._parts(text):
                 if part.__class__ is str:
                     known = piece_ids.get(part)  # type: ignore[call-overload]
                     if known is None:
@@ -188,6 +180,13 @@ class PolicyTokenizer:
                     ids.append(assign(part[0], len(vocabulary)))
             encoded.add_ids(ids)
         return encoded
+
+    def load_whole_dictionary(self) -> None:
+        """jieba's whole prefix dictionary in memory (see ``retrieval.frequencies``): what a
+        process that cuts a corpus wants, and a server once it has started."""
+        frequencies = self._jieba.FREQ
+        if isinstance(frequencies, FrequencyTable):
+            frequencies.load_all()
 
     def _pieces(self, text: str) -> Iterator[tuple[bool, str]]:
         """``text`` as (True, a number-with-unit token) and (False, a piece jieba cuts)."""

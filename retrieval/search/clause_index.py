@@ -128,12 +128,7 @@ class ClauseIndex:
             np.where(self.opening, self.kinds.opening_factor, 1.0),
         )
         kinds = list(self.kinds.patterns.items())
-        kind_rows = parts.array(
-            "kinds",
-            lambda: np.array(
-                [[bool(pattern.search(t)) for t in texts] for _, pattern in kinds], dtype=bool
-            ).reshape(len(kinds), len(texts)),
-        )
+        kind_rows = parts.array("kinds", lambda: self.kinds.masks(texts))
         self.kind_masks = {kind: kind_rows[row] for row, (kind, _) in enumerate(kinds)}
         self.labels = list(topics)
 
@@ -168,6 +163,7 @@ class ClauseIndex:
             document_clauses=in_doc,
             document_text=self.document_text,
         )
+        parts.finish()  # what this process built is stored before the index serves
 
     @property
     def position_of(self) -> dict[str, int]:

@@ -9,10 +9,12 @@ from __future__ import annotations
 import math
 import re
 import tomllib
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
+
+import numpy as np
 
 from retrieval.search.chars import char_terms
 from retrieval.tokenize import DATA_DIR, PolicyTokenizer
@@ -74,6 +76,12 @@ class QuestionKinds:
 
     def of(self, normalized: str) -> tuple[str, ...]:
         return tuple(kind for kind, cues in self.cues.items() if any(c in normalized for c in cues))
+
+    def masks(self, texts: Sequence[str]) -> np.ndarray:
+        """Per kind (a row, in ``patterns``' order) and text, whether the text matches."""
+        listed = list(texts)  # each pattern reads every text: decode a packed column once
+        rows = [[bool(p.search(t)) for t in listed] for p in self.patterns.values()]
+        return np.array(rows, dtype=bool).reshape(len(rows), len(listed))
 
     def context_parts(self, normalized: str) -> list[str]:
         """The question's parts that introduce the asker rather than ask."""
