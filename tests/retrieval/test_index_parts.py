@@ -31,6 +31,7 @@ def test_a_second_process_loads_what_the_first_built(db_engine: Engine, seeds_di
     built = first.bm25("words", _build_counting(calls), forward=True)
     mask = first.array("kinds", lambda: np.array([[True, False, True]]))
     texts = first.texts("texts", lambda: ["一", "", "三"])
+    first.finish()  # stored (by a background thread) for the others
     second = IndexParts(db_engine, version, "fp")
     loaded = second.bm25("words", _build_counting(calls), forward=True)
     assert calls == ["built"]
@@ -104,6 +105,7 @@ def test_the_mirror_is_mapped_by_the_next_process_and_a_damaged_file_is_dropped(
     folder = mirror_folder(tmp_path, "content", "fp")
     first = IndexParts(db_engine, version, "fp", mirror=folder)
     built = first.bm25("words", lambda: TOKENS, forward=True)
+    first.finish()
     assert first.built == ["words"] and (folder / "words.part").is_file()
     # the builder itself serves from the mapping: its arrays are views of the file
     assert not built.postings("补贴").flags.writeable
