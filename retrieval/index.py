@@ -167,9 +167,20 @@ class SparseBM25:
             self.idf_values = np.maximum(self.idf_values, min_idf)
         row = np.repeat(np.arange(len(terms), dtype=np.int32), np.diff(counts.indptr))
         tf = counts.tf.astype(np.float64)
-        norm = k1 * (1.0 - b + b * self.doc_len[counts.indices] / self.avgdl)
+        # idf·tf·(k1+1) / (tf + k1·(1 − b + b·len/avgdl)) in place: same operations, same bits
+        data = self.idf_values[row]
+        data *= tf
+        data *= k1 + 1.0
+        norm = self.doc_len[counts.indices]
+        norm *= b
+        norm /= self.avgdl
+        norm += 1.0 - b
+        norm *= k1
+        norm += tf
+        data /= norm
+        del row, tf, norm
         # float64 scores exactly like rank-bm25; float32 halves a large field's memory
-        self._data = (self.idf_values[row] * tf * (k1 + 1.0) / (tf + norm)).astype(dtype)
+        self._data = data.astype(dtype, copy=False)
         self._indices = counts.indices
         self._indptr = counts.indptr
         self.max_idf = float(self.idf_values.max()) if len(terms) else 0.0
@@ -312,9 +323,15 @@ class _Counts:
     def from_ids(cls, ids: np.ndarray, offsets: np.ndarray, n_terms: int) -> _Counts:
         n_docs = len(offsets) - 1
         doc_len = np.diff(offsets).astype(np.int32)
-        doc = np.repeat(np.arange(n_docs, dtype=np.int64), doc_len)
-        # one key per token, term-major: sorting it groups a term's clauses, ascending
-        keys, tf = np.unique(ids.astype(np.int64) * n_docs + doc, return_counts=True)
+        # one key per token, term-major: sorting it groups a term's clauses, ascending (sorted
+        # in place and counted by where a key changes: np.unique would hold two more copies)
+        keys = ids.astype(np.int64)
+        keys *= n_docs
+        keys += np.repeat(np.arange(n_docs, dtype=np.int32), doc_len)
+        keys.sort()
+        starts = np.flatnonzero(np.diff(keys, prepend=-1))
+        tf = np.diff(starts, append=len(keys))
+        keys = keys[starts]
         term = keys // n_docs
         indices = (keys - term * n_docs).astype(np.int32)
         indptr = np.zeros(n_terms + 1, dtype=np.int64)
