@@ -21,6 +21,7 @@ from intents import OTHER, IntentClassifier
 from retrieval.index_parts import IndexParts, mirror_folder
 from retrieval.search import ClauseIndex
 from retrieval.store import (
+    CorpusBusyError,
     LiveCorpus,
     ReloadReport,
     ensure_corpus,
@@ -31,6 +32,8 @@ from retrieval.store import (
 from retrieval.tokenize import PolicyTokenizer
 
 log = logging.getLogger(__name__)
+
+BUILD_ATTEMPTS = 5  # versions replaced while read, one after another, before giving up
 
 
 class LiveIndex:
@@ -49,9 +52,27 @@ class LiveIndex:
         self.tokenizer = tokenizer
         self.classifier = classifier
         corpus = ensure_corpus(engine=engine, corpus_dir=settings.corpus_dir, lazy_clauses=True)
-        self.current = self._build(corpus)  # what is served now, without a version check
+        self.current = self._index_of(corpus)  # what is served now, without a version check
         self._checked_at = time.monotonic()
         self._rebuilding = False
+
+    def _index_of(self, corpus: LiveCorpus) -> ClauseIndex:
+        """``_build``; when a reload removed the version while its clauses were being read
+        (they are read only when a part must be built), the index of the new live version."""
+        for _attempt in range(BUILD_ATTEMPTS - 1):
+            try:
+                return self._build(corpus)
+            except CorpusBusyError:
+                newer = load_live_corpus(self.engine, lazy_clauses=True)
+                if newer is None:
+                    raise
+                log.info(
+                    "corpus version %s replaced while read; indexing %s",
+                    corpus.version,
+                    newer.version,
+                )
+                corpus = newer
+        return self._build(corpus)
 
     def _build(self, corpus: LiveCorpus) -> ClauseIndex:
         """The version's index: its tokenised parts are mapped from the machine's mirror, or
@@ -94,7 +115,7 @@ class LiveIndex:
         try:
             corpus = load_live_corpus(self.engine, lazy_clauses=True)
             if corpus is not None and corpus.version != self.current.version:
-                index = self._build(corpus)
+                index = self._index_of(corpus)
                 self.current = index  # one reference swap: readers see old or new, never half
                 log.info("corpus version %s is live", corpus.version)
         except Exception:
@@ -124,13 +145,12 @@ def topic_coverage(index: ClauseIndex) -> dict[str, dict[str, int]]:
     result: dict[str, dict[str, int]] = {}
     unplaced = say("topics_cmd", "unplaced")
     keys = index.clauses.doc_keys
-    if not len(index.clauses) or not index.labels:
-        return {}
     # clauses per document and label, counted in one pass over the profile
     per_document = np.zeros((len(keys), len(index.labels)), dtype=np.int64)
     np.add.at(per_document, index.doc_of_clause, index.intent_profile >= 0.5)
-    for row, key in enumerate(keys):
-        document = index.documents[key]
+    has_clauses = np.bincount(index.doc_of_clause, minlength=len(keys)) > 0
+    for row in np.flatnonzero(has_clauses).tolist():
+        document = index.documents[keys[row]]
         place = document.city or unplaced
         if document.district:
             place = f"{place}·{document.district}"

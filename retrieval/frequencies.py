@@ -18,6 +18,7 @@ import sqlite3
 import tempfile
 import threading
 from collections.abc import Callable, Iterator, MutableMapping
+from contextlib import closing
 from pathlib import Path
 
 log = logging.getLogger(__name__)
@@ -32,12 +33,11 @@ def write_table(path: Path, frequencies: dict[str, int], total: int) -> None:
     handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}-", suffix=".tmp")
     os.close(handle)
     try:
-        with sqlite3.connect(temporary) as connection:
+        with closing(sqlite3.connect(temporary)) as connection, connection:
             connection.execute("CREATE TABLE freq (word TEXT PRIMARY KEY, n INTEGER) WITHOUT ROWID")
             connection.execute("CREATE TABLE meta (total INTEGER)")
             connection.executemany("INSERT INTO freq VALUES (?, ?)", frequencies.items())
             connection.execute("INSERT INTO meta VALUES (?)", (total,))
-        connection.close()
         os.replace(temporary, path)
     except BaseException:
         Path(temporary).unlink(missing_ok=True)
@@ -73,19 +73,28 @@ class FrequencyTable(MutableMapping[str, int]):
 
     def _count(self, word: str) -> int:
         self._lookups += 1
-        if self._lookups == self._full_load_after:  # this process cuts text in bulk
-            self.load_all()
+        if self._full is None and self._lookups >= self._full_load_after:
+            self.load_all()  # this process cuts text in bulk
         full = self._full
         if full is not None:
             return full.get(word, _NOT_THERE)
         seen = self._seen.get(word)
         if seen is not None:
             return seen
-        with self._lock:
-            row = self._connection.execute("SELECT n FROM freq WHERE word = ?", (word,)).fetchone()
-        count = _NOT_THERE if row is None else int(row[0])
-        self._seen[word] = count
-        return count
+        with self._lock:  # a word added meanwhile (add_word) wins over what the file says
+            try:
+                row = self._connection.execute(
+                    "SELECT n FROM freq WHERE word = ?", (word,)
+                ).fetchone()
+            except sqlite3.Error:  # the file went bad under us: use the whole dictionary
+                row = None
+                broken = True
+            else:
+                broken = False
+            if not broken:
+                count = _NOT_THERE if row is None else int(row[0])
+                return self._seen.setdefault(word, self._written.get(word, count))
+        return self.load_all().get(word, _NOT_THERE)
 
     def load_all(self) -> dict[str, int]:
         """The whole dictionary with this table's writes, handed to ``on_loaded`` once."""
@@ -95,6 +104,8 @@ class FrequencyTable(MutableMapping[str, int]):
                 full.update(self._written)
                 self._full = full
                 self._on_loaded(full)
+                self._seen.clear()
+                self._connection.close()  # every lookup is in memory from now on
             return self._full
 
     def __contains__(self, word: object) -> bool:

@@ -15,17 +15,19 @@ already picked up reads nothing at all, and all of them share one copy in the pa
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import logging
 import mmap
 import os
 import shutil
 import tempfile
+import time
 from collections.abc import Callable, Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
 from functools import lru_cache
 from pathlib import Path
-from typing import BinaryIO
+from typing import BinaryIO, TypeVar
 
 import numpy as np
 from sqlalchemy.engine import Engine
@@ -50,7 +52,10 @@ _INPUTS = (
     "retrieval/packed.py",
     "retrieval/store/columns.py",
 )
+_Part = TypeVar("_Part")
 MIRRORS_KEPT = 4  # corpus contents mirrored on one machine (the live one and a few before)
+MIRROR_PREFIX = "policybot-index-"  # the only folders of INDEX_DIR a process ever removes
+PARTIAL_FILE_SECONDS = 3600  # a temporary file older than this was left by a killed process
 
 
 @lru_cache(maxsize=1)
@@ -131,62 +136,85 @@ class IndexParts:
                 min_idf=min_idf,
             ).to_bytes()
 
-        return SparseBM25.from_bytes(self._part(name, make))
+        return self._part(name, make, SparseBM25.from_bytes)
 
     def array(self, name: str, build: Callable[[], np.ndarray]) -> np.ndarray:
         """A numeric array (a mask, a matrix of per-clause scores)."""
-        return unpack(self._part(name, lambda: pack({"array": build()})))["array"]
+        return self._part(name, lambda: pack({"array": build()}), lambda b: unpack(b)["array"])
 
     def texts(self, name: str, build: Callable[[], Iterable[str]]) -> StringColumn:
         """A list of strings (per-clause normalised texts), decoded a row at a time."""
-        blob = self._part(name, lambda: pack(StringColumn.of(build()).arrays(name)))
-        return StringColumn.from_arrays(unpack(blob), name)
+        return self._part(
+            name,
+            lambda: pack(StringColumn.of(build()).arrays(name)),
+            lambda blob: StringColumn.from_arrays(unpack(blob), name),
+        )
 
     def arrays(
-        self, name: str, build: Callable[[], dict[str, np.ndarray]]
+        self,
+        name: str,
+        build: Callable[[], dict[str, np.ndarray]],
+        check: Callable[[dict[str, np.ndarray]], object] = lambda arrays: None,
     ) -> dict[str, np.ndarray]:
-        """Named arrays that belong together (a table's columns)."""
-        return unpack(self._part(name, lambda: pack(build())))
+        """Named arrays that belong together (a table's columns); ``check`` raises on arrays
+        that do not make a whole part (then it is read or built again)."""
 
-    def _part(self, name: str, build: Callable[[], bytes]) -> bytes | mmap.mmap:
-        """The part's packed bytes: mapped from the mirror, read from the database (and
-        mirrored), or built (and stored and mirrored)."""
-        from retrieval.store import load_index_part
+        def decode(blob: bytes | mmap.mmap) -> dict[str, np.ndarray]:
+            arrays = unpack(blob)
+            check(arrays)
+            return arrays
 
-        mapped = self._map(name)
-        if mapped is not None:
+        return self._part(name, lambda: pack(build()), decode)
+
+    def _part(
+        self,
+        name: str,
+        build: Callable[[], bytes],
+        decode: Callable[[bytes | mmap.mmap], _Part],
+    ) -> _Part:
+        """The part: mapped from the mirror, read from the database (and mirrored), or built
+        (and stored and mirrored). Whatever cannot be decoded is dropped, never served."""
+        from retrieval.store import delete_index_part, load_index_part
+
+        part = self._mapped(name, decode)
+        if part is not None:
             self.mapped.append(name)
-            return mapped
+            return part
         if self.engine is not None and self._copy(name):  # straight from the database to a file
-            mapped = self._map(name)
-            if mapped is not None:
+            part = self._mapped(name, decode)
+            if part is not None:
                 self.loaded.append(name)
-                return mapped
+                return part
         blob: bytes | None = None
         if self.engine is not None:
             try:
                 blob = load_index_part(self.engine, self.version, name, self.fingerprint)
                 if blob is not None:
-                    unpack(blob)  # of this layout, or built again below
+                    part = decode(blob)
                     self.loaded.append(name)
-            except Exception:  # unreadable or of another layout: build it instead
+                    return part
+            except Exception:  # unreadable or of another layout: replaced by a new build
                 log.warning("index part %s of version %s unreadable", name, self.version)
-                blob = None
-        if blob is None:
-            blob = build()
-            self.built.append(name)
-            if self.engine is not None:  # stored while the next part is built
-                self._saving.append(self._saver().submit(self._save, name, blob))
+                if blob is not None:
+                    delete_index_part(self.engine, self.version, name, self.fingerprint)
+        blob = build()
+        self.built.append(name)
+        if self.engine is not None:  # stored while the next part is built
+            self._store(name, blob)
         if self._write(name, blob):
-            mapped = self._map(name)  # served from the page cache, shared with other processes
-            if mapped is not None:
-                return mapped
-        return blob
+            part = self._mapped(name, decode)  # served from the page cache, shared
+            if part is not None:
+                return part
+        return decode(blob)
 
-    def _saver(self) -> ThreadPoolExecutor:
+    def _store(self, name: str, blob: bytes) -> None:
+        """Store a part in the database from a background thread, one at a time (a part
+        waiting there holds its bytes: the next waits for the one before)."""
         if self._executor is None:
             self._executor = ThreadPoolExecutor(1, thread_name_prefix="index-parts")
-        return self._executor
+        for saving in self._saving:
+            saving.result()
+        self._saving = [self._executor.submit(self._save, name, blob)]
 
     def _save(self, name: str, blob: bytes) -> None:
         from retrieval.store import save_index_part
@@ -198,28 +226,37 @@ class IndexParts:
             log.warning("could not store index part %s", name, exc_info=True)
 
     def finish(self) -> None:
-        """Wait until every part this process built is stored for the other processes."""
-        for saving in self._saving:
-            saving.result()
-        self._saving.clear()
-        if self._executor is not None:
-            self._executor.shutdown()
-            self._executor = None
+        """Wait until every part this process built is stored for the other processes (also
+        after a build that failed: nothing is left running)."""
+        try:
+            for saving in self._saving:
+                saving.result()
+        finally:
+            self._saving = []
+            if self._executor is not None:
+                self._executor.shutdown()
+                self._executor = None
 
-    def _map(self, name: str) -> mmap.mmap | None:
+    def _mapped(self, name: str, decode: Callable[[bytes | mmap.mmap], _Part]) -> _Part | None:
+        """The part decoded from its mirrored file, mapped (None: not mirrored, or dropped)."""
         if self.mirror is None:
             return None
         path = self.mirror / f"{name}.part"
         try:
             with path.open("rb") as file:
                 mapped = mmap.mmap(file.fileno(), 0, access=mmap.ACCESS_READ)
-            unpack(mapped)  # a foreign or damaged file is dropped, not served
-            return mapped
         except FileNotFoundError:
             return None
-        except (OSError, ValueError):
-            log.warning("mirrored index part %s unreadable; dropping it", path)
-            path.unlink(missing_ok=True)
+        except (OSError, ValueError):  # not ours to read (another user's file): leave it
+            log.warning("mirrored index part %s unreadable", path, exc_info=True)
+            return None
+        try:
+            return decode(mapped)
+        except Exception:  # a foreign or damaged file is dropped, not served
+            log.warning("mirrored index part %s damaged; dropping it", path)
+            del mapped  # unmapped once the failed decode's views are gone
+            with contextlib.suppress(OSError):
+                path.unlink(missing_ok=True)
             return None
 
     def _copy(self, name: str) -> bool:
@@ -238,8 +275,10 @@ class IndexParts:
         return self._mirror_file(name, lambda file: file.write(blob) == len(blob))
 
     def _mirror_file(self, name: str, fill: Callable[[BinaryIO], bool]) -> bool:
-        """A part's file in the mirror, written to a temporary name and renamed (a reader sees
-        all or none); False when there is no mirror, it cannot be written or ``fill`` fails."""
+        """A part's file in the mirror, written to a temporary name, flushed to the disk and
+        renamed (a reader sees all or none, after a crash too), readable by the machine's
+        other users like any file they create; False when there is no mirror, it cannot be
+        written or ``fill`` fails."""
         if self.mirror is None:
             return False
         temporary: str | None = None
@@ -248,6 +287,9 @@ class IndexParts:
             handle, temporary = tempfile.mkstemp(dir=self.mirror, prefix=f".{name}-")
             with os.fdopen(handle, "wb") as file:
                 filled = fill(file)
+                file.flush()
+                os.fsync(file.fileno())
+                os.fchmod(file.fileno(), 0o666 & ~_UMASK)
             if filled:
                 os.replace(temporary, self.mirror / f"{name}.part")
                 return True
@@ -258,25 +300,40 @@ class IndexParts:
         return False
 
 
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+_UMASK = _umask()  # read once at import (os.umask can only be read by setting it)
+
+
 def mirror_folder(root: Path, content_key: str, fingerprint: str | None = None) -> Path:
     """The local folder of one corpus content's parts under ``root``, named by the index code's
     fingerprint and the content (documents and their digests), never by a database's version
     number: two databases can both have a version 3, and the same content is the same index.
 
-    Folders not used for a while are removed (the newest few are kept): a folder is marked
-    as used by every process that opens it.
+    Folders not used for a while are removed (the newest few are kept; a folder is marked as
+    used by every process that opens it), and so are files a killed process left half
+    written. Only folders named as this function names them are ever touched, whatever
+    else ``root`` holds.
     """
-    folder = root / f"{(fingerprint or index_fingerprint())[:12]}-{content_key}"
+    folder = root / f"{MIRROR_PREFIX}{(fingerprint or index_fingerprint())[:12]}-{content_key}"
     try:
         folder.mkdir(parents=True, exist_ok=True)
         os.utime(folder)
         others = sorted(
-            (p for p in root.iterdir() if p.is_dir() and p != folder),
+            (p for p in root.iterdir() if p.name.startswith(MIRROR_PREFIX) and p != folder),
             key=lambda p: p.stat().st_mtime,
             reverse=True,
         )
         for stale in others[MIRRORS_KEPT - 1 :]:
-            shutil.rmtree(stale, ignore_errors=True)  # a process mapping it keeps its pages
+            if stale.is_dir():
+                shutil.rmtree(stale, ignore_errors=True)  # a process mapping it keeps its pages
+        for partial in folder.glob(".*"):  # temporary files of a process killed while writing
+            if partial.stat().st_mtime < time.time() - PARTIAL_FILE_SECONDS:
+                partial.unlink(missing_ok=True)
     except OSError:
         log.warning("could not prepare the index mirror %s", folder, exc_info=True)
     return folder

@@ -102,7 +102,7 @@ class PolicyTokenizer:
                 return self._jieba.gen_pfdict(handle)
 
         def load_all() -> dict[str, int]:
-            return dict(cached("jieba", inputs, build, cache_dir)[0])
+            return cached("jieba", inputs, build, cache_dir)[0]  # a fresh dict each call
 
         def use(frequencies: dict[str, int]) -> None:
             self._jieba.FREQ = frequencies
@@ -183,7 +183,8 @@ class PolicyTokenizer:
 
     def load_whole_dictionary(self) -> None:
         """jieba's whole prefix dictionary in memory (see ``retrieval.frequencies``): what a
-        process that cuts a corpus wants, and a server once it has started."""
+        process that cuts a corpus wants, and a server once it has started (``serve`` loads
+        it in the background)."""
         frequencies = self._jieba.FREQ
         if isinstance(frequencies, FrequencyTable):
             frequencies.load_all()

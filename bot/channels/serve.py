@@ -163,7 +163,13 @@ async def watch_corpus(dialogue: object, every: float) -> None:
     """Check the corpus version in the background, so the first answer after a reload (and
     an idle period) is already from the new corpus: the check starts the rebuild early."""
     service = getattr(dialogue, "service", None) or getattr(dialogue, "_service", None)
-    if service is None or every <= 0:
+    if service is None:
+        return
+    tokenizer = getattr(service, "tokenizer", None)
+    if tokenizer is not None:  # a server answers for long: all of jieba's dictionary in memory
+        with contextlib.suppress(Exception):
+            await asyncio.to_thread(tokenizer.load_whole_dictionary)
+    if every <= 0:
         return
     while True:
         await asyncio.sleep(every)

@@ -60,16 +60,36 @@ class ClauseIndex:
         scores texts on them (a row per text, a column per label), given by the caller;
         ``parts`` loads what another process built for this version (None: build all)."""
         parts = parts or IndexParts(None, corpus.version)
+        try:
+            self._build(corpus, tokenizer, topics, topic_profile, parts)
+        finally:
+            parts.finish()  # what this process built is stored (after a failure: let go)
+
+    def _build(
+        self,
+        corpus: LiveCorpus,
+        tokenizer: PolicyTokenizer,
+        topics: Sequence[str],
+        topic_profile: Callable[[list[str]], np.ndarray] | None,
+        parts: IndexParts,
+    ) -> None:
         self.version = corpus.version
         self.documents = corpus.documents
         self.tokenizer = tokenizer
         tokenizer.add_words(_place_words(corpus.documents.values()))
         self.kinds = get_question_kinds()
         doc_keys = sorted(self.documents)
+        self._doc_row = {key: row for row, key in enumerate(doc_keys)}
         source = corpus.clauses  # read from the database only when a part must be built
+
         # the clauses as columns, mapped: a clause becomes an object when a hit reads it
+        def whole(arrays: dict[str, np.ndarray]) -> None:
+            if len(ClauseColumns(arrays, doc_keys)) != len(source):
+                raise ValueError("a clauses part of another length")
+
         self.clauses = ClauseColumns(
-            parts.arrays("clauses", lambda: ClauseColumns.arrays_of(source, doc_keys)), doc_keys
+            parts.arrays("clauses", lambda: ClauseColumns.arrays_of(source, doc_keys), whole),
+            doc_keys,
         )
         self.doc_of_clause = self.clauses.doc
         # a clause's headings help it match: 特聘人才 under （二）加大对数字化人才培养和引进
@@ -163,7 +183,6 @@ class ClauseIndex:
             document_clauses=in_doc,
             document_text=self.document_text,
         )
-        parts.finish()  # what this process built is stored before the index serves
 
     @property
     def position_of(self) -> dict[str, int]:
@@ -172,9 +191,8 @@ class ClauseIndex:
 
     def clauses_of(self, key: str) -> list[StoredClause]:
         """The clauses of document ``key``, in reading order (none when it is not live)."""
-        if key not in self.documents:
-            return []
-        return self.clauses.of_document(self.clauses.doc_keys.index(key))
+        row = self._doc_row.get(key)
+        return [] if row is None else self.clauses.of_document(row)
 
     def _known(self, piece: str) -> bool:
         """A run of characters that general Chinese or this corpus uses (no typo)."""

@@ -36,7 +36,12 @@ from retrieval.store.live import (
     live_version,
     load_live_corpus,
 )
-from retrieval.store.parts import copy_index_part, load_index_part, save_index_part
+from retrieval.store.parts import (
+    copy_index_part,
+    delete_index_part,
+    load_index_part,
+    save_index_part,
+)
 from retrieval.store.report import DocumentRef, FileFailure, ReloadReport
 from retrieval.store.swap import ensure_corpus, reload_corpus, swap_corpus
 from retrieval.store.tables import (
@@ -69,6 +74,7 @@ __all__ = [
     "clause_id",
     "copy_index_part",
     "create_corpus_tables",
+    "delete_index_part",
     "document_text",
     "ensure_corpus",
     "live_version",

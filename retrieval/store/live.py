@@ -11,7 +11,7 @@ import hashlib
 import json
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, overload
 
 from sqlalchemy import Text, cast, select
 from sqlalchemy.engine import Connection, Engine
@@ -124,7 +124,13 @@ class _VersionClauses(Sequence[StoredClause]):
     def __len__(self) -> int:
         return self._count
 
-    def __getitem__(self, position):  # type: ignore[no-untyped-def]
+    @overload
+    def __getitem__(self, position: int) -> StoredClause: ...
+
+    @overload
+    def __getitem__(self, position: slice) -> list[StoredClause]: ...
+
+    def __getitem__(self, position: int | slice) -> StoredClause | list[StoredClause]:
         return self._read()[position]
 
     def __iter__(self) -> Iterator[StoredClause]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import BinaryIO
 
-from sqlalchemy import insert, select
+from sqlalchemy import delete, insert, select
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 
@@ -58,6 +58,18 @@ def copy_index_part(
             out.write(data)
             written += 1
     return written == chunks
+
+
+def delete_index_part(engine: Engine, version: int, name: str, fingerprint: str) -> None:
+    """Remove a stored part (one that cannot be read: the next build stores a good one)."""
+    with engine.begin() as connection:
+        connection.execute(
+            delete(index_part_table).where(
+                index_part_table.c.version == version,
+                index_part_table.c.name == name,
+                index_part_table.c.fingerprint == fingerprint,
+            )
+        )
 
 
 def save_index_part(engine: Engine, version: int, name: str, fingerprint: str, data: bytes) -> bool:

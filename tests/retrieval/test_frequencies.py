@@ -66,3 +66,27 @@ def test_a_tokenizer_cuts_the_same_from_the_table_and_from_the_dict(tmp_path: Pa
     assert again.tokens(TEXT) == full.tokens(TEXT)
     assert isinstance(PolicyTokenizer(cache_dir=tmp_path)._jieba.FREQ, FrequencyTable)
     assert jieba.__version__
+
+
+def test_a_table_that_fails_is_replaced_by_the_whole_dictionary(tmp_path: Path) -> None:
+    loaded: list[dict[str, int]] = []
+    table = _table(tmp_path, loaded)
+    table["新词"] = 3
+    table._connection.close()  # the file went away or bad under a running process
+    assert table.get("人才") == 50 and table.get("新词") == 3 and "没有" not in table
+    assert len(loaded) == 1
+
+
+def test_a_word_added_while_another_thread_reads_is_not_lost(tmp_path: Path) -> None:
+    import threading
+
+    loaded: list[dict[str, int]] = []
+    table = _table(tmp_path, loaded)
+    words = [f"新词{i}" for i in range(300)]
+    writer = threading.Thread(target=lambda: [table.__setitem__(w, 7) for w in words])
+    reader = threading.Thread(target=lambda: [table.get(w) for w in words * 3])
+    reader.start()
+    writer.start()
+    writer.join(10)
+    reader.join(10)
+    assert all(table.get(w) == 7 for w in words) and loaded == []

@@ -10,7 +10,8 @@ import pytest
 from sqlalchemy.engine import Engine
 
 from retrieval.index import SparseBM25
-from retrieval.index_parts import MIRRORS_KEPT, IndexParts, mirror_folder
+from retrieval.index_parts import MIRROR_PREFIX, MIRRORS_KEPT, IndexParts, mirror_folder
+from retrieval.packed import unpack
 from retrieval.store import load_index_part, reload_corpus, save_index_part
 
 TOKENS = [["贷款", "贴息"], ["人才", "补贴"], ["贷款", "补贴", "补贴"]]
@@ -120,19 +121,29 @@ def test_the_mirror_is_mapped_by_the_next_process_and_a_damaged_file_is_dropped(
     again = third.bm25("words", lambda: pytest.fail("stored in the database"), forward=True)
     assert third.loaded == ["words"] and third.mapped == []
     assert np.array_equal(again.scores(["补贴"]), built.scores(["补贴"]))
-    assert IndexParts(db_engine, version, "fp", mirror=folder)._map("words") is not None
+    assert IndexParts(db_engine, version, "fp", mirror=folder)._mapped("words", unpack) is not None
 
 
-def test_only_the_newest_mirrors_are_kept(tmp_path: Path) -> None:
+def test_only_the_newest_mirrors_are_kept_and_nothing_else_is_touched(tmp_path: Path) -> None:
     import os
     import time
 
+    mine = tmp_path / "notes"  # INDEX_DIR pointed at a folder that holds other things too
+    mine.mkdir()
+    (tmp_path / "policybot.db").write_bytes(b"x")
     for number in range(MIRRORS_KEPT + 2):
         folder = mirror_folder(tmp_path, f"content{number}", "fp")
         (folder / "words.part").write_bytes(b"x")
         stamp = time.time() - 100 + number
         os.utime(folder, (stamp, stamp))
+        os.utime(mine, (stamp - 1000, stamp - 1000))
+    left = mirror_folder(tmp_path, "content-new", "fp") / ".words-abc"
+    left.write_bytes(b"half")
+    os.utime(left, (time.time() - 7200, time.time() - 7200))
     newest = mirror_folder(tmp_path, "content-new", "fp")
-    kept = sorted(p.name for p in tmp_path.iterdir())
-    assert len(kept) == MIRRORS_KEPT and newest.name in kept
-    assert f"fp-content{MIRRORS_KEPT + 1}" in kept and "fp-content0" not in kept
+    mirrors = sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(MIRROR_PREFIX))
+    assert len(mirrors) == MIRRORS_KEPT and newest.name in mirrors
+    assert f"{MIRROR_PREFIX}fp-content{MIRRORS_KEPT + 1}" in mirrors
+    assert f"{MIRROR_PREFIX}fp-content0" not in mirrors
+    assert mine.is_dir() and (tmp_path / "policybot.db").is_file()
+    assert not left.exists()
