@@ -109,10 +109,9 @@ class ClauseIndex:
             dtype=np.float32,
             min_idf=MIN_FIELD_IDF,
         )
-        title_texts = [
-            normalize_text(f"{self.documents[k].title} {self.documents[k].authority or ''}")
-            for k in doc_keys
-        ]
+        title_texts = normalize_texts(
+            [f"{self.documents[k].title} {self.documents[k].authority or ''}" for k in doc_keys]
+        )
         self.titles = parts.bm25(
             "titles",
             lambda: [tokenizer.tokens(t, normalized=True) or ["∅"] for t in title_texts],
