@@ -21,6 +21,7 @@ from collections.abc import Iterable, Mapping, Sequence
 
 import numpy as np
 
+from retrieval.counts import TermCounts
 from retrieval.packed import pack, unpack
 
 _FORMAT = 5  # bump when the stored layout changes: old blobs are then rebuilt, not misread
@@ -100,7 +101,7 @@ class SparseBM25:
         if not corpus:
             raise ValueError("an index needs at least one passage")
         encoded = TokenIds.of(corpus)
-        counts = _Counts.from_ids(encoded.ids, encoded.offsets, len(encoded.vocabulary))
+        counts = TermCounts.from_ids(encoded.ids, encoded.offsets, len(encoded.vocabulary))
         self._setup(
             encoded.terms(),
             counts,
@@ -129,7 +130,7 @@ class SparseBM25:
         """Build from clause ``i``'s term ids ``ids[offsets[i]:offsets[i+1]]``; ``terms[id]``."""
         if len(offsets) < 2:
             raise ValueError("an index needs at least one passage")
-        counts = _Counts.from_ids(np.asarray(ids), np.asarray(offsets), len(terms))
+        counts = TermCounts.from_ids(np.asarray(ids), np.asarray(offsets), len(terms))
         index = cls.__new__(cls)
         index._setup(
             list(terms),
@@ -146,7 +147,7 @@ class SparseBM25:
     def _setup(
         self,
         terms: list[str],
-        counts: _Counts,
+        counts: TermCounts,
         *,
         k1: float,
         b: float,
@@ -261,7 +262,7 @@ class SparseBM25:
 
     # -- storing ------------------------------------------------------------------------------
 
-    def to_bytes(self) -> bytes:
+    def to_bytes(self) -> bytearray:
         """The finished arrays (weights, idf, postings, forward lists), the counts and the
         vocabulary: ``from_bytes`` maps them back and recomputes nothing."""
         vocabulary = _TERM_SEPARATOR.join(self.terms).encode("utf-8")
@@ -284,14 +285,14 @@ class SparseBM25:
         return pack(arrays)
 
     @classmethod
-    def from_bytes(cls, blob: bytes | memoryview | mmap.mmap) -> SparseBM25:
+    def from_bytes(cls, blob: bytes | bytearray | memoryview | mmap.mmap) -> SparseBM25:
         """An index stored by ``to_bytes``, its arrays read in place (``blob`` may be a memory
         map); ValueError when the blob is of another format."""
         arrays = unpack(blob)
         if int(arrays["format"][0]) != _FORMAT:
             raise ValueError("stored index of another format")
         k1, b, epsilon, min_idf = arrays["params"].tolist()
-        counts = _Counts(arrays["indptr"], arrays["indices"], arrays["tf"], arrays["doc_len"])
+        counts = TermCounts(arrays["indptr"], arrays["indices"], arrays["tf"], arrays["doc_len"])
         raw = arrays["vocabulary"].tobytes().decode("utf-8")
         index = cls.__new__(cls)
         index.k1, index.b, index.epsilon = k1, b, epsilon
@@ -310,36 +311,6 @@ class SparseBM25:
         return index
 
 
-class _Counts:
-    """Term frequencies as term-row CSR (clauses ascending in a row), clause lengths, df."""
-
-    def __init__(
-        self, indptr: np.ndarray, indices: np.ndarray, tf: np.ndarray, doc_len: np.ndarray
-    ) -> None:
-        self.indptr, self.indices, self.tf, self.doc_len = indptr, indices, tf, doc_len
-        self.df = np.diff(indptr).astype(np.int64)
-
-    @classmethod
-    def from_ids(cls, ids: np.ndarray, offsets: np.ndarray, n_terms: int) -> _Counts:
-        n_docs = len(offsets) - 1
-        doc_len = np.diff(offsets).astype(np.int32)
-        # one key per token, term-major: sorting it groups a term's clauses, ascending (sorted
-        # in place and counted by where a key changes: np.unique would hold two more copies)
-        keys = ids.astype(np.int64)
-        keys *= n_docs
-        keys += np.repeat(np.arange(n_docs, dtype=np.int32), doc_len)
-        keys.sort()
-        starts = np.flatnonzero(np.diff(keys, prepend=-1))
-        tf = np.diff(starts, append=len(keys))
-        keys = keys[starts]
-        term = keys // n_docs
-        indices = (keys - term * n_docs).astype(np.int32)
-        indptr = np.zeros(n_terms + 1, dtype=np.int64)
-        np.cumsum(np.bincount(term, minlength=n_terms), out=indptr[1:])
-        tf_dtype = np.uint16 if len(tf) == 0 or tf.max() < 2**16 else np.uint32
-        return cls(indptr, indices, tf.astype(tf_dtype), doc_len)
-
-
 def _okapi_idf(df: np.ndarray, n_docs: int, epsilon: float) -> np.ndarray:
     """rank-bm25's BM25Okapi idf: log((N − df + 0.5) / (df + 0.5)); negatives become
     epsilon × the mean idf (of all terms, negatives included, as rank-bm25 computes it)."""
@@ -352,7 +323,7 @@ def _okapi_idf(df: np.ndarray, n_docs: int, epsilon: float) -> np.ndarray:
     return idf
 
 
-def _transpose(counts: _Counts, n_docs: int) -> tuple[np.ndarray, np.ndarray]:
+def _transpose(counts: TermCounts, n_docs: int) -> tuple[np.ndarray, np.ndarray]:
     """Clause-row lists of term ids, from the term-row CSR."""
     term = np.repeat(np.arange(len(counts.indptr) - 1, dtype=np.int32), np.diff(counts.indptr))
     order = np.argsort(counts.indices, kind="stable")

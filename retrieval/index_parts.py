@@ -48,6 +48,7 @@ _INPUTS = (
     "retrieval/tokenize.py",
     "zhtext",
     "retrieval/index.py",
+    "retrieval/counts.py",
     "retrieval/index_parts.py",
     "retrieval/packed.py",
     "retrieval/store/columns.py",
@@ -117,7 +118,7 @@ class IndexParts:
         yields (one per clause, encoded as they come: a corpus's token strings are never all
         held at once)."""
 
-        def make() -> bytes:
+        def make() -> bytearray:
             built = build()
             if isinstance(built, TokenIds):
                 encoded = built
@@ -159,7 +160,7 @@ class IndexParts:
         """Named arrays that belong together (a table's columns); ``check`` raises on arrays
         that do not make a whole part (then it is read or built again)."""
 
-        def decode(blob: bytes | mmap.mmap) -> dict[str, np.ndarray]:
+        def decode(blob: bytes | bytearray | mmap.mmap) -> dict[str, np.ndarray]:
             arrays = unpack(blob)
             check(arrays)
             return arrays
@@ -169,8 +170,8 @@ class IndexParts:
     def _part(
         self,
         name: str,
-        build: Callable[[], bytes],
-        decode: Callable[[bytes | mmap.mmap], _Part],
+        build: Callable[[], bytearray],
+        decode: Callable[[bytes | bytearray | mmap.mmap], _Part],
     ) -> _Part:
         """The part: mapped from the mirror, read from the database (and mirrored), or built
         (and stored and mirrored). Whatever cannot be decoded is dropped, never served."""
@@ -185,7 +186,7 @@ class IndexParts:
             if part is not None:
                 self.loaded.append(name)
                 return part
-        blob: bytes | None = None
+        blob: bytes | bytearray | None = None
         if self.engine is not None:
             try:
                 blob = load_index_part(self.engine, self.version, name, self.fingerprint)
@@ -207,7 +208,7 @@ class IndexParts:
                 return part
         return decode(blob)
 
-    def _store(self, name: str, blob: bytes) -> None:
+    def _store(self, name: str, blob: bytearray) -> None:
         """Store a part in the database from a background thread, one at a time (a part
         waiting there holds its bytes: the next waits for the one before)."""
         if self._executor is None:
@@ -216,7 +217,7 @@ class IndexParts:
             saving.result()
         self._saving = [self._executor.submit(self._save, name, blob)]
 
-    def _save(self, name: str, blob: bytes) -> None:
+    def _save(self, name: str, blob: bytearray) -> None:
         from retrieval.store import save_index_part
 
         assert self.engine is not None
@@ -237,7 +238,9 @@ class IndexParts:
                 self._executor.shutdown()
                 self._executor = None
 
-    def _mapped(self, name: str, decode: Callable[[bytes | mmap.mmap], _Part]) -> _Part | None:
+    def _mapped(
+        self, name: str, decode: Callable[[bytes | bytearray | mmap.mmap], _Part]
+    ) -> _Part | None:
         """The part decoded from its mirrored file, mapped (None: not mirrored, or dropped)."""
         if self.mirror is None:
             return None
@@ -270,7 +273,7 @@ class IndexParts:
             name, lambda file: copy_index_part(engine, self.version, name, self.fingerprint, file)
         )
 
-    def _write(self, name: str, blob: bytes) -> bool:
+    def _write(self, name: str, blob: bytes | bytearray) -> bool:
         """Mirror a part this process holds."""
         return self._mirror_file(name, lambda file: file.write(blob) == len(blob))
 

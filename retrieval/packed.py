@@ -27,8 +27,9 @@ MAGIC = b"PBPACK1\n"
 _ALIGN = 64
 
 
-def pack(arrays: Mapping[str, np.ndarray]) -> bytes:
-    """The arrays in one buffer (see the module's layout)."""
+def pack(arrays: Mapping[str, np.ndarray]) -> bytearray:
+    """The arrays in one buffer (see the module's layout), each copied into it once (a field
+    of hundreds of megabytes is not copied again on the way)."""
     entries: dict[str, list[Any]] = {}
     offset = 0
     contiguous = {  # (np.ascontiguousarray would make a 0-d array 1-d)
@@ -47,17 +48,18 @@ def pack(arrays: Mapping[str, np.ndarray]) -> bytes:
     out[len(MAGIC) : len(MAGIC) + 8] = struct.pack("<Q", len(header))
     out[len(MAGIC) + 8 : len(MAGIC) + 8 + len(header)] = header
     for name, array in contiguous.items():
-        at = start + entries[name][2]
-        out[at : at + array.nbytes] = array.tobytes()
-    return bytes(out)
+        if array.size:
+            place = np.frombuffer(out, array.dtype, array.size, start + entries[name][2])
+            place[...] = array.reshape(-1)
+    return out
 
 
-def unpack(buffer: bytes | memoryview | mmap.mmap) -> dict[str, np.ndarray]:
+def unpack(buffer: bytes | bytearray | memoryview | mmap.mmap) -> dict[str, np.ndarray]:
     """The arrays of ``pack``, as read-only views into ``buffer`` (bytes or a memory map).
 
     ValueError when ``buffer`` is not a packed buffer.
     """
-    view = memoryview(buffer)
+    view = memoryview(buffer).toreadonly()
     if bytes(view[: len(MAGIC)]) != MAGIC:
         raise ValueError("not a packed index part")
     try:

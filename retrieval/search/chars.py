@@ -53,8 +53,14 @@ def char_term_ids(texts: Sequence[str]) -> TokenIds:
     pair_keys = n_chars + char[:-1][pair] * np.int32(n_chars) + char[1:][pair]
     del char, in_run, pair
     keys = np.empty(len(run_chars) + len(pair_keys), dtype=np.int32)
-    keys[np.arange(len(run_chars)) + np.repeat(pairs_before, lengths)] = run_chars
-    keys[np.arange(len(pair_keys)) + np.repeat(chars_through, lengths - 1)] = pair_keys
+    at = np.dtype(np.int32 if len(keys) < 2**31 else np.int64)  # positions: half the memory
+    place: np.ndarray = np.arange(len(run_chars), dtype=at)
+    place += np.repeat(pairs_before.astype(at), lengths)
+    keys[place] = run_chars
+    place = np.arange(len(pair_keys), dtype=at)
+    place += np.repeat(chars_through.astype(at), lengths - 1)
+    keys[place] = pair_keys
+    del place
     del run_chars, pair_keys
     offsets = np.zeros(len(texts) + 1, dtype=np.int64)
     if len(starts):

@@ -72,7 +72,9 @@ def delete_index_part(engine: Engine, version: int, name: str, fingerprint: str)
         )
 
 
-def save_index_part(engine: Engine, version: int, name: str, fingerprint: str, data: bytes) -> bool:
+def save_index_part(
+    engine: Engine, version: int, name: str, fingerprint: str, data: bytes | bytearray
+) -> bool:
     """Store a part of a version's index for other processes, in chunks (SQLite and PostgreSQL
     refuse a value over 1 GB); False when another process stored it first (its copy is the
     same) or the version is no longer live."""

@@ -1,0 +1,34 @@
+"""Term counts made a slice of clauses at a time equal the counts made all at once."""
+
+from __future__ import annotations
+
+import random
+
+import numpy as np
+import pytest
+
+from retrieval.counts import TermCounts
+from retrieval.index import TokenIds
+
+
+@pytest.mark.parametrize("slice_tokens", [1, 7, 50, 4_000_000])
+def test_slices_give_the_counts_of_one_sort(slice_tokens: int) -> None:
+    rng = random.Random(slice_tokens)
+    corpus = [
+        [rng.choice("abcdefghij") + rng.choice("xyz") for _ in range(rng.randint(0, 30))]
+        for _ in range(300)
+    ]
+    encoded = TokenIds.of(corpus)
+    n_docs, n_terms = len(corpus), len(encoded.vocabulary)
+    doc = np.repeat(np.arange(n_docs, dtype=np.int64), np.diff(encoded.offsets))
+    keys, tf = np.unique(encoded.ids.astype(np.int64) * n_docs + doc, return_counts=True)
+    counts = TermCounts.from_ids(encoded.ids, encoded.offsets, n_terms, slice_tokens)
+    assert np.array_equal(counts.indices, keys % n_docs) and np.array_equal(counts.tf, tf)
+    assert np.array_equal(counts.df, np.bincount(keys // n_docs, minlength=n_terms))
+    assert np.array_equal(counts.doc_len, [len(c) for c in corpus])
+    assert counts.indices.dtype == np.int32 and counts.tf.dtype == np.uint16
+
+
+def test_no_tokens_give_empty_rows() -> None:
+    counts = TermCounts.from_ids(np.zeros(0, np.int32), np.array([0, 0, 0]), 3)
+    assert counts.indptr.tolist() == [0, 0, 0, 0] and len(counts.indices) == 0
