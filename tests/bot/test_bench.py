@@ -20,6 +20,7 @@ def test_bench_measures_build_pickup_search_and_baselines(seeds_dir: Path) -> No
     assert result["pickup_from_database_rebuilt"] == []
     assert "words" in result["pickup_from_database_loaded"]
     assert result["pickup_s"] > 0 and result["cold_ask_s"] > 0
+    assert result["cold_ask_recompiling_s"] > 0
     for timed in ("search_raw", "search_index", "answer"):
         assert 0 < result[timed]["p50_ms"] <= result[timed]["p95_ms"]
     assert result["rank_bm25"]["p50_ms"] > 0
