@@ -12,7 +12,7 @@ import sqlite3
 import sys
 import threading
 import tomllib
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from functools import lru_cache
 from pathlib import Path
 
@@ -151,11 +151,11 @@ class PolicyTokenizer:
         if not normalized:
             text = normalize_text(text)
         terms: list[str] = []
-        for special, piece in self._pieces(text):
-            if special:
-                terms.append(piece)
+        for part in self._parts(text):
+            if isinstance(part, str):
+                terms.extend(self._piece_words(part))
             else:
-                terms.extend(self._piece_words(piece))
+                terms.append(part[0])
         return terms
 
     def encode(self, texts: Iterable[str], encoded: TokenIds) -> TokenIds:
@@ -189,11 +189,6 @@ class PolicyTokenizer:
         if isinstance(frequencies, FrequencyTable):
             frequencies.load_all()
 
-    def _pieces(self, text: str) -> Iterator[tuple[bool, str]]:
-        """``text`` as (True, a number-with-unit token) and (False, a piece jieba cuts)."""
-        for part in self._parts(text):
-            yield (False, part) if isinstance(part, str) else (True, part[0])
-
     def _parts(self, text: str) -> list[str | tuple[str]]:
         """``text`` as pieces jieba cuts (str) and number-with-unit tokens (a 1-tuple): the
         text between ``_special``'s matches, split at punctuation.
@@ -221,13 +216,6 @@ class PolicyTokenizer:
                 cursor = at = found.end()
         parts.extend(piece for piece in split(text[cursor:]) if piece)
         return parts
-
-    @staticmethod
-    def _plain(text: str) -> Iterator[tuple[bool, str]]:
-        if text:
-            for piece in _BETWEEN_PUNCTUATION.split(text):
-                if piece:
-                    yield False, piece
 
     def _cut_piece(self, piece: str) -> tuple[str, ...]:
         """jieba's words of a piece of text without punctuation. jieba cuts at punctuation

@@ -152,7 +152,9 @@ def live_version(engine: Engine) -> int | None:
 
 def load_live_corpus(engine: Engine, *, lazy_clauses: bool = False) -> LiveCorpus | None:
     """The live corpus, whole and of one version (None when none has been loaded yet);
-    ``lazy_clauses``: its clauses are read when first needed, not now.
+    ``lazy_clauses``: its clauses are read when first needed, not now (that read raises
+    CorpusBusyError if a reload removed the version meanwhile; bot.live_corpus then indexes
+    the new one).
 
     Reads are not wrapped in a snapshot (SQLite's driver starts no transaction for reads), so
     the version is checked again after reading: a reload that committed meanwhile is re-read.
