@@ -72,30 +72,30 @@ def _second_process(
         " 'rss_mb': mb('VmRSS'), 'peak_mb': mb('VmHWM')}))\n"
     )
     env = {**os.environ, "DATABASE_URL": database_url, "CORPUS_DIR": str(corpus_dir)}
-
-    def pickup(folder: Path) -> dict[str, Any]:
-        done = subprocess.run(
-            [sys.executable, "-c", script],
-            env={**env, "INDEX_DIR": str(folder)},
-            capture_output=True,
-            text=True,
-            check=True,
-        )
-        return dict(json.loads(done.stdout.strip().splitlines()[-1]))
-
-    with tempfile.TemporaryDirectory(prefix="policybot-bench-host-") as elsewhere:
-        from_database = pickup(Path(elsewhere))
-    here = pickup(index_dir)
-    # cold asks as on an installed machine, the interpreter keeping the project's compiled
-    # bytecode (in a scratch folder; this does not change the checkout), and as where
+    uncompiled = {**env, "PYTHONDONTWRITEBYTECODE": "1", "INDEX_DIR": str(index_dir)}
+    uncompiled.pop("PYTHONPYCACHEPREFIX", None)
+    # as on an installed machine, the interpreter keeps the project's compiled bytecode (in a
+    # scratch folder; the checkout is not changed); and, for cold asks, also as where
     # PYTHONDONTWRITEBYTECODE is set and every run compiles the project's modules again
     with tempfile.TemporaryDirectory(prefix="policybot-bench-pycache-") as pycache:
         compiled = {k: v for k, v in env.items() if k != "PYTHONDONTWRITEBYTECODE"}
         compiled.update(PYTHONPYCACHEPREFIX=pycache, INDEX_DIR=str(index_dir))
+
+        def pickup(folder: Path) -> dict[str, Any]:
+            done = subprocess.run(
+                [sys.executable, "-c", script],
+                env={**compiled, "INDEX_DIR": str(folder)},
+                capture_output=True,
+                text=True,
+                check=True,
+            )
+            return dict(json.loads(done.stdout.strip().splitlines()[-1]))
+
         _cold_ask(question, compiled)  # writes the bytecode, as an install does
+        with tempfile.TemporaryDirectory(prefix="policybot-bench-host-") as elsewhere:
+            from_database = pickup(Path(elsewhere))
+        here = pickup(index_dir)
         asks = [_cold_ask(question, compiled) for _ in range(COLD_ASKS)]
-    uncompiled = {**env, "PYTHONDONTWRITEBYTECODE": "1", "INDEX_DIR": str(index_dir)}
-    uncompiled.pop("PYTHONPYCACHEPREFIX", None)
     asks_uncompiled = [_cold_ask(question, uncompiled) for _ in range(COLD_ASKS)]
     return {
         "pickup_s": round(here["pickup_s"], 3),

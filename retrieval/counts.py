@@ -1,6 +1,6 @@
 """Term frequencies of a corpus as a term-row sparse matrix, counted a slice of clauses at a time.
 
-Counting sorts one key per token; at a million clauses that is hundreds of millions of tokens,
+Counting terms sorts one key per token; at a million clauses that is hundreds of millions of tokens,
 and sorting them at once held several copies of them (the build's peak). Each slice of clauses
 is sorted and counted on its own, and the slices' counts are placed in their term's row one
 slice after the other: a term's clauses stay ascending (slices come in clause order), so the
@@ -38,21 +38,25 @@ class TermCounts:
             slices.append(_count_slice(ids, offsets, doc_len, first, last))
             first = last
         # each slice's entries go to their term's row after the slices before it (a counting
-        # sort): no array over all entries is made but the result itself
-        per_slice = [np.bincount(term, minlength=n_terms) for term, _, _ in slices]
+        # sort): no array over all entries is made but the result itself, and no array over
+        # the vocabulary per slice
+        df = np.zeros(n_terms, dtype=np.int64)
+        for term, _, _ in slices:
+            df += np.bincount(term, minlength=n_terms)
         indptr = np.zeros(n_terms + 1, dtype=np.int64)
-        if per_slice:
-            np.cumsum(np.sum(per_slice, axis=0), out=indptr[1:])
+        np.cumsum(df, out=indptr[1:])
         most = max((int(tf.max()) for _, _, tf in slices if len(tf)), default=0)
         indices = np.empty(int(indptr[-1]), dtype=np.int32)
         tf = np.empty(int(indptr[-1]), dtype=np.uint16 if most < 2**16 else np.uint32)
         cursor = indptr[:-1].copy()
-        for (term, doc, counts), in_term in zip(slices, per_slice, strict=True):
-            first_of_term = np.cumsum(in_term) - in_term  # where each term starts in the slice
-            at = cursor[term] + (np.arange(len(term)) - first_of_term[term])
+        for term, doc, counts in slices:  # a slice's entries come sorted by term
+            starts = np.flatnonzero(np.diff(term, prepend=-1))
+            runs = np.diff(starts, append=len(term))
+            terms_here = term[starts]
+            at = np.repeat(cursor[terms_here] - starts, runs) + np.arange(len(term))
             indices[at] = doc
             tf[at] = counts
-            cursor += in_term
+            cursor[terms_here] += runs
         return cls(indptr, indices, tf, doc_len)
 
 

@@ -78,7 +78,8 @@ def save_index_part(
     """Store a part of a version's index for other processes, in chunks (SQLite and PostgreSQL
     refuse a value over 1 GB); False when another process stored it first (its copy is the
     same) or the version is no longer live."""
-    pieces = [data[i : i + _PART_CHUNK] for i in range(0, len(data), _PART_CHUNK)] or [b""]
+    view = memoryview(data)  # chunks are views of the part, not copies of it
+    pieces = [view[i : i + _PART_CHUNK] for i in range(0, len(data), _PART_CHUNK)] or [view]
     try:
         with engine.begin() as connection:
             if read_live_version(connection) != version:

@@ -32,3 +32,26 @@ def test_slices_give_the_counts_of_one_sort(slice_tokens: int) -> None:
 def test_no_tokens_give_empty_rows() -> None:
     counts = TermCounts.from_ids(np.zeros(0, np.int32), np.array([0, 0, 0]), 3)
     assert counts.indptr.tolist() == [0, 0, 0, 0] and len(counts.indices) == 0
+
+
+def test_a_term_counted_more_than_a_uint16_holds_keeps_its_count() -> None:
+    ids = np.zeros(70_000, dtype=np.int32)  # one clause, one word, 70,000 times
+    counts = TermCounts.from_ids(ids, np.array([0, 70_000]), 1, slice_tokens=1_000)
+    assert counts.tf.dtype == np.uint32 and counts.tf.tolist() == [70_000]
+
+
+def test_memory_does_not_grow_with_slices_times_vocabulary() -> None:
+    import tracemalloc
+
+    rng = np.random.default_rng(3)
+    n_terms = 2_000_000  # a large vocabulary (character pairs of a big library)
+    ids = rng.integers(0, n_terms, size=50_000, dtype=np.int32)
+    offsets = np.arange(0, 50_001, 100)
+    tracemalloc.start()
+    counts = TermCounts.from_ids(ids, offsets, n_terms, slice_tokens=1_000)  # 50 slices
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert int(counts.df.sum()) == len(
+        np.unique(ids.astype(np.int64) * 500 + offsets[:-1].repeat(100) // 100)
+    )
+    assert peak < 8 * 16 * n_terms  # a few vocabulary-sized arrays, not one per slice
