@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -89,8 +90,10 @@ class LiveIndex:
             corpus,
             tokenizer=self.tokenizer,
             topics=topics,
-            topic_profile=lambda texts: self.classifier.profile(texts, topics),
+            # picklable, so that worker processes score clauses on the topics too
+            topic_profile=partial(self.classifier.profile, labels=topics),
             parts=parts,
+            build_workers=self.settings.build_workers,
         )
         self.parts = parts  # which parts were loaded and which built (the bench reports them)
         return index

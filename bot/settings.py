@@ -31,6 +31,9 @@ class Settings(BaseSettings):
     # each corpus version's index as files every process of the machine maps (default:
     # CACHE_DIR/index; a fast local disk; the newest four contents are kept)
     index_dir: Path | None = None
+    # worker processes a first build of an index may start to prepare clauses (None: the
+    # cores this process may use but one, at most three; 0: the building process alone)
+    build_workers: int | None = Field(default=None, ge=0)
 
     telegram_bot_token: SecretStr | None = None
     telegram_base_url: str = "https://api.telegram.org/bot"

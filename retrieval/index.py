@@ -16,67 +16,17 @@ from __future__ import annotations
 
 import math
 import mmap
-from array import array
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 
 from retrieval.counts import TermCounts
 from retrieval.packed import pack, unpack
+from retrieval.term_ids import TokenIds
 
 _FORMAT = 5  # bump when the stored layout changes: old blobs are then rebuilt, not misread
 _FORWARD = ("forward_indptr", "forward_terms")  # a clause's distinct term ids, stored
 _TERM_SEPARATOR = "\x00"  # never inside a token (tokenisers drop control characters)
-
-
-class TokenIds:
-    """Clauses as term ids: ``ids[offsets[i]:offsets[i + 1]]`` are clause ``i``'s tokens.
-
-    Encoding strings to ids once, with one dict, is the only per-token Python work of a build.
-    """
-
-    def __init__(self) -> None:
-        self.vocabulary: dict[str, int] = {}
-        self._ids = array("i")  # 4 bytes a token: a list of ints would take 36
-        self._offsets = array("q", [0])
-
-    def add(self, tokens: Iterable[str]) -> None:
-        """Append one clause."""
-        lookup = self.vocabulary.setdefault
-        self.add_ids([lookup(token, len(self.vocabulary)) for token in tokens])
-
-    def add_ids(self, ids: Sequence[int]) -> None:
-        """Append one clause already encoded with ``vocabulary``."""
-        self._ids.extend(ids)
-        self._offsets.append(len(self._ids))
-
-    @classmethod
-    def of(cls, corpus: Iterable[Iterable[str]]) -> TokenIds:
-        encoded = cls()
-        for tokens in corpus:
-            encoded.add(tokens)
-        return encoded
-
-    @classmethod
-    def of_arrays(cls, ids: np.ndarray, offsets: np.ndarray, terms: Sequence[str]) -> TokenIds:
-        """Clauses a vectorised tokeniser encoded itself (``terms[id]``)."""
-        encoded = cls()
-        encoded.vocabulary = {term: i for i, term in enumerate(terms)}
-        encoded._ids = array("i", np.asarray(ids, dtype=np.int32).tobytes())
-        encoded._offsets = array("q", np.asarray(offsets, dtype=np.int64).tobytes())
-        return encoded
-
-    @property
-    def ids(self) -> np.ndarray:
-        return np.frombuffer(self._ids, dtype=np.int32) if self._ids else np.zeros(0, np.int32)
-
-    @property
-    def offsets(self) -> np.ndarray:
-        return np.frombuffer(self._offsets, dtype=np.int64)
-
-    def terms(self) -> list[str]:
-        """The vocabulary in id order."""
-        return list(self.vocabulary)
 
 
 class SparseBM25:

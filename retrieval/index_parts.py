@@ -32,8 +32,9 @@ from typing import BinaryIO, TypeVar
 import numpy as np
 from sqlalchemy.engine import Engine
 
-from retrieval.index import SparseBM25, TokenIds
+from retrieval.index import SparseBM25
 from retrieval.packed import StringColumn, pack, unpack
+from retrieval.term_ids import TokenIds
 
 log = logging.getLogger(__name__)
 
@@ -51,6 +52,8 @@ _INPUTS = (
     "retrieval/counts.py",
     "retrieval/index_parts.py",
     "retrieval/packed.py",
+    "retrieval/word_ids.py",
+    "retrieval/term_ids.py",
     "retrieval/store/columns.py",
 )
 _Part = TypeVar("_Part")
@@ -167,6 +170,20 @@ class IndexParts:
 
         return self._part(name, lambda: pack(build()), decode)
 
+    def ready(self, name: str) -> bool:
+        """Whether the part can be had without building it: mirrored here or stored whole."""
+        if self.mirror is not None and (self.mirror / f"{name}.part").is_file():
+            return True
+        if self.engine is None:
+            return False
+        from retrieval.store import index_part_stored
+
+        try:
+            return index_part_stored(self.engine, self.version, name, self.fingerprint)
+        except Exception:  # the database briefly away: the part is built if it must be
+            log.warning("could not look up index part %s", name, exc_info=True)
+            return False
+
     def _part(
         self,
         name: str,
@@ -200,24 +217,37 @@ class IndexParts:
                     delete_index_part(self.engine, self.version, name, self.fingerprint)
         blob = build()
         self.built.append(name)
+        mirrored = self._mirrored_bytes(name) if self._write(name, blob) else None
         if self.engine is not None:  # stored while the next part is built
-            self._store(name, blob)
-        if self._write(name, blob):
-            part = self._mapped(name, decode)  # served from the page cache, shared
+            self._store(name, blob if mirrored is None else mirrored, held=mirrored is None)
+        if mirrored is not None:  # served from the page cache, shared; stored from there too
+            part = self._mapped(name, decode)
             if part is not None:
                 return part
         return decode(blob)
 
-    def _store(self, name: str, blob: bytearray) -> None:
-        """Store a part in the database from a background thread, one at a time (a part
-        waiting there holds its bytes: the next waits for the one before)."""
+    def _mirrored_bytes(self, name: str) -> mmap.mmap | None:
+        """A part's mirrored file, mapped (the page cache holds what was just written)."""
+        assert self.mirror is not None
+        try:
+            with (self.mirror / f"{name}.part").open("rb") as file:
+                return mmap.mmap(file.fileno(), 0, access=mmap.ACCESS_READ)
+        except (OSError, ValueError):
+            return None
+
+    def _store(self, name: str, data: bytearray | mmap.mmap, *, held: bool) -> None:
+        """Store a part in the database from a background thread, one at a time. A part read
+        from its mirrored file waits there costing nothing; one ``held`` in memory (no mirror)
+        holds its bytes, so the part after it waits until it is stored."""
         if self._executor is None:
             self._executor = ThreadPoolExecutor(1, thread_name_prefix="index-parts")
-        for saving in self._saving:
-            saving.result()
-        self._saving = [self._executor.submit(self._save, name, blob)]
+        if held:
+            for saving in self._saving:
+                saving.result()
+        self._saving = [s for s in self._saving if not s.done()]
+        self._saving.append(self._executor.submit(self._save, name, data))
 
-    def _save(self, name: str, blob: bytearray) -> None:
+    def _save(self, name: str, blob: bytearray | mmap.mmap) -> None:
         from retrieval.store import save_index_part
 
         assert self.engine is not None

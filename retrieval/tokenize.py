@@ -13,12 +13,13 @@ import sys
 import threading
 import tomllib
 from collections.abc import Iterable
+from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
 from retrieval.disk_cache import cache_key, cached
 from retrieval.frequencies import FrequencyTable, write_table
-from retrieval.index import TokenIds
+from retrieval.term_ids import TokenIds
 from zhtext.normalize import normalize_text
 
 
@@ -44,7 +45,7 @@ DATA_DIR = Path(__file__).resolve().parent / "data"
 PIECE_CACHE_SIZE = 200_000  # distinct pieces of text whose words are kept (tens of megabytes)
 # where jieba itself splits a text (none of these can be inside a word), after normalisation
 _BETWEEN_PUNCTUATION = re.compile(r"[。，,;；!！?？、:：\s]+")
-# where a number-with-unit token can start: a digit or a letter (see ``_parts``)
+# where a number-with-unit token can start: a digit or a letter (see ``pieces``)
 _CANDIDATES = re.compile(r"[\da-z]+")
 
 
@@ -65,6 +66,8 @@ class PolicyTokenizer:
 
     def __init__(self, data_dir: Path = DATA_DIR, cache_dir: Path | None = None) -> None:
         jieba.setLogLevel(logging.WARNING)
+        self.data_dir, self.cache_dir = data_dir, cache_dir
+        self._added: list[str] = []  # words taught since (see ``recipe``)
         self._jieba = jieba.Tokenizer()
         self._load_prefix_dictionary(cache_dir)
         self._piece_words = lru_cache(maxsize=PIECE_CACHE_SIZE)(self._cut_piece)
@@ -129,9 +132,14 @@ class PolicyTokenizer:
             if word and word not in self.domain_words:
                 self._jieba.add_word(word, freq=2000)
                 self.domain_words.add(word)
+                self._added.append(word)
                 added = True
         if added:  # pieces cut before may now be cut differently
             self._piece_words.cache_clear()
+
+    def recipe(self) -> TokenizerRecipe:
+        """What another process needs to build a tokenizer that cuts exactly as this one."""
+        return TokenizerRecipe(self.data_dir, self.cache_dir, tuple(self._added))
 
     def words(self, text: str) -> list[str]:
         """``text`` cut into dictionary words only: unknown runs fall apart into characters."""
@@ -151,7 +159,7 @@ class PolicyTokenizer:
         if not normalized:
             text = normalize_text(text)
         terms: list[str] = []
-        for part in self._parts(text):
+        for part in self.pieces(text):
             if isinstance(part, str):
                 terms.extend(self._piece_words(part))
             else:
@@ -161,7 +169,8 @@ class PolicyTokenizer:
     def encode(self, texts: Iterable[str], encoded: TokenIds) -> TokenIds:
         """``tokens`` of each normalised text appended to ``encoded`` as term ids: a piece of
         text seen before (policy text repeats its phrases) reuses its ids, so the per-word
-        work is paid once per distinct piece, not once per word of the corpus."""
+        work is paid once per distinct piece, not once per word of the corpus (a corpus is
+        encoded in batches, by several processes, by ``retrieval.word_ids``: the same ids)."""
         self.load_whole_dictionary()  # cutting in bulk: plain dict lookups from the start
         vocabulary = encoded.vocabulary
         assign = vocabulary.setdefault
@@ -169,7 +178,7 @@ class PolicyTokenizer:
         piece_ids: dict[str, list[int]] = {}
         for text in texts:
             ids: list[int] = []
-            for part in self._parts(text):
+            for part in self.pieces(text):
                 if part.__class__ is str:
                     known = piece_ids.get(part)  # type: ignore[call-overload]
                     if known is None:
@@ -189,7 +198,7 @@ class PolicyTokenizer:
         if isinstance(frequencies, FrequencyTable):
             frequencies.load_all()
 
-    def _parts(self, text: str) -> list[str | tuple[str]]:
+    def pieces(self, text: str) -> list[str | tuple[str]]:
         """``text`` as pieces jieba cuts (str) and number-with-unit tokens (a 1-tuple): the
         text between ``_special``'s matches, split at punctuation.
 
@@ -217,6 +226,10 @@ class PolicyTokenizer:
         parts.extend(piece for piece in split(text[cursor:]) if piece)
         return parts
 
+    def cut(self, piece: str) -> tuple[str, ...]:
+        """The words of one of ``pieces``' str pieces (kept for the next time it is met)."""
+        return self._piece_words(piece)
+
     def _cut_piece(self, piece: str) -> tuple[str, ...]:
         """jieba's words of a piece of text without punctuation. jieba cuts at punctuation
         itself, so cutting piece by piece gives the same words; policy text repeats its
@@ -226,6 +239,21 @@ class PolicyTokenizer:
             for word in self._jieba.cut_for_search(piece)
             if word.strip() and word not in self.stopwords and not _is_punctuation(word)
         )
+
+
+@dataclass(frozen=True, slots=True)
+class TokenizerRecipe:
+    """A tokenizer's data, cache and the words taught to it: a worker process builds from it a
+    tokenizer that cuts every text as the original does."""
+
+    data_dir: Path
+    cache_dir: Path | None
+    added_words: tuple[str, ...] = ()
+
+    def build(self) -> PolicyTokenizer:
+        tokenizer = PolicyTokenizer(self.data_dir, self.cache_dir)
+        tokenizer.add_words(list(self.added_words))
+        return tokenizer
 
 
 def _is_punctuation(word: str) -> bool:

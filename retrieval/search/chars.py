@@ -8,7 +8,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from retrieval.index import TokenIds
+from retrieval.term_ids import TokenIds, first_seen_ids
 
 _RUN = re.compile(r"[\u3400-\u9fffa-z0-9]+")
 
@@ -67,7 +67,7 @@ def char_term_ids(texts: Sequence[str]) -> TokenIds:
         text_of = np.searchsorted(separators, starts)  # the separators before a run
         per_text = np.bincount(text_of, weights=2 * lengths - 1, minlength=len(texts))
         np.cumsum(per_text.astype(np.int64), out=offsets[1:])
-    ids, vocabulary = _first_seen_ids(keys, n_chars + n_chars * n_chars)
+    ids, vocabulary = first_seen_ids(keys, n_chars + n_chars * n_chars)
     letters = [chr(code) for code in np.flatnonzero(present).tolist()]
     terms = [
         letters[key]
@@ -78,45 +78,12 @@ def char_term_ids(texts: Sequence[str]) -> TokenIds:
     return TokenIds.of_arrays(ids, offsets, terms)
 
 
-def _first_seen_ids(
-    keys: np.ndarray, bound: int, chunk: int = 1 << 20
-) -> tuple[np.ndarray, np.ndarray]:
-    """Each key's id (keys in ``[0, bound)``) in the order keys are first seen, and the keys
-    in id order. Keys index a table of ids when ``bound`` is small enough (a corpus of up to
-    5,800 distinct characters), else are made dense by sorting first."""
-    if bound > _DIRECT_KEYS:
-        distinct, dense = np.unique(keys, return_inverse=True)
-        ids, seen = _first_seen_dense(dense.astype(np.int32).ravel(), len(distinct), chunk)
-        return ids, distinct[seen]
-    return _first_seen_dense(keys, bound, chunk)
-
-
-def _first_seen_dense(keys: np.ndarray, bound: int, chunk: int) -> tuple[np.ndarray, np.ndarray]:
-    """``_first_seen_ids`` of keys that index a table: a chunk's new keys are sorted, not the
-    whole array (most of a corpus's terms are repeats)."""
-    id_of = np.full(bound, -1, dtype=np.int32)
-    order: list[np.ndarray] = []
-    assigned = 0
-    for start in range(0, len(keys), chunk):
-        part = keys[start : start + chunk]
-        new = part[id_of[part] < 0]
-        if len(new):
-            fresh, first = np.unique(new, return_index=True)
-            fresh = fresh[np.argsort(first)]
-            id_of[fresh] = np.arange(assigned, assigned + len(fresh), dtype=np.int32)
-            assigned += len(fresh)
-            order.append(fresh)
-    seen = np.concatenate(order) if order else np.zeros(0, dtype=np.int64)
-    return id_of[keys], seen
-
-
 _TEXT_SEPARATOR = "\x00"
 _BEYOND = 0xA000  # every code from here on is outside _RUN's class
 _IN_RUN = np.zeros(_BEYOND + 1, dtype=bool)  # _RUN's class, by code
 _IN_RUN[0x3400:0xA000] = True
 _IN_RUN[ord("a") : ord("z") + 1] = True
 _IN_RUN[ord("0") : ord("9") + 1] = True
-_DIRECT_KEYS = 1 << 25  # a table of this many ids is 128 MB while the field is built
 
 
 def compact(text: str) -> str:

@@ -13,11 +13,12 @@ from typing import Generic, TypeVar
 
 import numpy as np
 
-from retrieval.index import TokenIds, top_k
+from retrieval.index import top_k
 from retrieval.index_parts import IndexParts
 from retrieval.places import Place
-from retrieval.search.chars import char_term_ids, compact
+from retrieval.search.chars import compact
 from retrieval.search.coverage import Coverage
+from retrieval.search.prepare import ClausePreparer, Preparation
 from retrieval.search.query import Query, get_question_kinds
 from retrieval.search.scoring import MIN_FIELD_IDF, ClauseFields, topic_and_kind_boost
 from retrieval.search.tiers import PlaceTiers
@@ -28,6 +29,8 @@ from zhtext.normalize import normalize_text, normalize_texts
 
 WEAK_WORD_FREQUENCY = 100  # a word rarer than this in jieba's counts may be a typo's piece
 _EMPTY = frozenset({"∅"})  # the token of a title with no words (a field needs one)
+# the parts built from prepared clauses (see ``retrieval.search.prepare``)
+_PREPARED_PARTS = ("texts", "words", "chars", "kinds", "intents")
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,13 +58,16 @@ class ClauseIndex:
         topics: Sequence[str] = (),
         topic_profile: Callable[[list[str]], np.ndarray] | None = None,
         parts: IndexParts | None = None,
+        build_workers: int | None = None,
     ) -> None:
         """``topics`` are the labels a question's intents may name and ``topic_profile``
-        scores texts on them (a row per text, a column per label), given by the caller;
-        ``parts`` loads what another process built for this version (None: build all)."""
+        scores texts on them (a row per text, a column per label), given by the caller (a
+        picklable callable lets worker processes use it too); ``parts`` loads what another
+        process built for this version (None: build all); ``build_workers``: how many worker
+        processes may prepare clauses (None: the cores but one; see retrieval.search.prepare)."""
         parts = parts or IndexParts(None, corpus.version)
         try:
-            self._build(corpus, tokenizer, topics, topic_profile, parts)
+            self._build(corpus, tokenizer, topics, topic_profile, parts, build_workers)
         finally:
             parts.finish()  # what this process built is stored (after a failure: let go)
 
@@ -72,6 +78,7 @@ class ClauseIndex:
         topics: Sequence[str],
         topic_profile: Callable[[list[str]], np.ndarray] | None,
         parts: IndexParts,
+        build_workers: int | None,
     ) -> None:
         self.version = corpus.version
         self.documents = corpus.documents
@@ -81,6 +88,24 @@ class ClauseIndex:
         doc_keys = sorted(self.documents)
         self._doc_row = {key: row for row, key in enumerate(doc_keys)}
         source = corpus.clauses  # read from the database only when a part must be built
+        title_texts = normalize_texts(
+            [f"{self.documents[k].title} {self.documents[k].authority or ''}" for k in doc_keys]
+        )
+
+        def raw_clauses() -> tuple[list[str], list[str]]:
+            # a clause's headings help it match: 特聘人才 under （二）加大对数字化人才培养和引进
+            raw = [" ".join((*c.headings, c.text)) for c in source]
+            return raw, [title_texts[self._doc_row[c.doc_key]] for c in source]
+
+        self.labels = list(topics)
+        preparation = Preparation(
+            ClausePreparer(tokenizer.recipe(), topic_profile, len(self.labels)),
+            tokenizer,
+            raw_clauses,
+            workers=build_workers,
+        )
+        if not all(parts.ready(name) for name in _PREPARED_PARTS):
+            preparation.start()  # workers start while this process makes the clauses part
 
         # the clauses as columns, mapped: a clause becomes an object when a hit reads it
         def whole(arrays: dict[str, np.ndarray]) -> None:
@@ -92,25 +117,18 @@ class ClauseIndex:
             doc_keys,
         )
         self.doc_of_clause = self.clauses.doc
-        # a clause's headings help it match: 特聘人才 under （二）加大对数字化人才培养和引进
-        texts = parts.texts(
-            "texts",
-            lambda: normalize_texts([" ".join((*c.headings, c.text)) for c in source]),
-        )
+        texts = parts.texts("texts", lambda: preparation.result().texts)
         self.words = parts.bm25(
             "words",
-            lambda: tokenizer.encode(texts, TokenIds()),
+            lambda: preparation.result().words,
             forward=True,
             min_idf=MIN_FIELD_IDF,
         )
         self.chars = parts.bm25(
             "chars",
-            lambda: char_term_ids(texts),
+            lambda: preparation.result().chars,
             dtype=np.float32,
             min_idf=MIN_FIELD_IDF,
-        )
-        title_texts = normalize_texts(
-            [f"{self.documents[k].title} {self.documents[k].authority or ''}" for k in doc_keys]
         )
         self.titles = parts.bm25(
             "titles",
@@ -146,22 +164,12 @@ class ClauseIndex:
             self.kinds.header_factor,
             np.where(self.opening, self.kinds.opening_factor, 1.0),
         )
-        kinds = list(self.kinds.patterns.items())
-        kind_rows = parts.array("kinds", lambda: self.kinds.masks(texts))
-        self.kind_masks = {kind: kind_rows[row] for row, (kind, _) in enumerate(kinds)}
-        self.labels = list(topics)
-
-        def intent_profile() -> np.ndarray:
-            if topic_profile is None:
-                return np.zeros((len(texts), len(self.labels)))
-            # a clause of a 5G document is about 5G even when it only says 申报时间
-            in_document = [
-                f"{title_texts[doc]} {text}"
-                for doc, text in zip(self.doc_of_clause, texts, strict=True)
-            ]
-            return topic_profile(in_document).reshape(len(texts), len(self.labels))
-
-        self.intent_profile = parts.array("intents", intent_profile)
+        kind_rows = parts.array("kinds", lambda: preparation.result().kinds)
+        self.kind_masks = {kind: kind_rows[row] for row, kind in enumerate(self.kinds.patterns)}
+        self.intent_profile = parts.array("intents", lambda: preparation.result().intents)
+        done = preparation.done  # dropped after the build: the parts hold what it made
+        self.worker_chunks = done.worker_chunks if done else 0
+        self.worker_peak_mb = done.worker_peak_mb if done else 0.0
         self.corrector = TypoCorrector(
             [
                 *tokenizer.domain_words,

@@ -39,6 +39,7 @@ from retrieval.store.live import (
 from retrieval.store.parts import (
     copy_index_part,
     delete_index_part,
+    index_part_stored,
     load_index_part,
     save_index_part,
 )
@@ -77,6 +78,7 @@ __all__ = [
     "delete_index_part",
     "document_text",
     "ensure_corpus",
+    "index_part_stored",
     "live_version",
     "load_index_part",
     "load_live_corpus",

@@ -3,6 +3,7 @@ one built instead of building it again (see :mod:`retrieval.index_parts`)."""
 
 from __future__ import annotations
 
+import mmap
 from typing import BinaryIO
 
 from sqlalchemy import delete, insert, select
@@ -60,6 +61,19 @@ def copy_index_part(
     return written == chunks
 
 
+def index_part_stored(engine: Engine, version: int, name: str, fingerprint: str) -> bool:
+    """Whether a part is stored whole (every chunk of it), without reading it."""
+    with engine.connect() as connection:
+        rows = connection.execute(
+            select(index_part_table.c.chunks).where(
+                index_part_table.c.version == version,
+                index_part_table.c.name == name,
+                index_part_table.c.fingerprint == fingerprint,
+            )
+        ).all()
+    return bool(rows) and len(rows) == rows[0].chunks
+
+
 def delete_index_part(engine: Engine, version: int, name: str, fingerprint: str) -> None:
     """Remove a stored part (one that cannot be read: the next build stores a good one)."""
     with engine.begin() as connection:
@@ -73,7 +87,7 @@ def delete_index_part(engine: Engine, version: int, name: str, fingerprint: str)
 
 
 def save_index_part(
-    engine: Engine, version: int, name: str, fingerprint: str, data: bytes | bytearray
+    engine: Engine, version: int, name: str, fingerprint: str, data: bytes | bytearray | mmap.mmap
 ) -> bool:
     """Store a part of a version's index for other processes, in chunks (SQLite and PostgreSQL
     refuse a value over 1 GB); False when another process stored it first (its copy is the

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from retrieval.counts import TermCounts
-from retrieval.index import TokenIds
+from retrieval.term_ids import TokenIds
 
 
 @pytest.mark.parametrize("slice_tokens", [1, 7, 50, 4_000_000])

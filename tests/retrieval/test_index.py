@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from retrieval.index import SparseBM25, TokenIds, top_k
+from retrieval.index import SparseBM25, top_k
+from retrieval.term_ids import TokenIds
 
 SENTENCES = [
     ["5g", "基站", "建设", "补贴"],
@@ -124,11 +125,12 @@ def test_character_terms_of_many_distinct_characters_encode_alike(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """Past a table's size the keys are made dense by sorting: the same ids and vocabulary."""
-    from retrieval.search import char_term_ids, chars
+    from retrieval import term_ids
+    from retrieval.search import char_term_ids
 
     texts = _real_clause_texts()
     by_table = char_term_ids(texts)
-    monkeypatch.setattr(chars, "_DIRECT_KEYS", 10)
+    monkeypatch.setattr(term_ids, "_DIRECT_KEYS", 10)
     by_sorting = char_term_ids(texts)
     assert by_sorting.terms() == by_table.terms()
     assert np.array_equal(by_sorting.ids, by_table.ids)

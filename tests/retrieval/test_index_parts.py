@@ -124,6 +124,30 @@ def test_the_mirror_is_mapped_by_the_next_process_and_a_damaged_file_is_dropped(
     assert IndexParts(db_engine, version, "fp", mirror=folder)._mapped("words", unpack) is not None
 
 
+def test_parts_stored_from_their_mirrored_files_without_waiting_and_ready_says_so(
+    db_engine: Engine, seeds_dir: Path, tmp_path: Path
+) -> None:
+    """A mirrored part is stored from its file (nothing held in memory meanwhile), so the
+    next part is built while it is stored; ``ready`` tells a part there from one to build."""
+    version = reload_corpus(engine=db_engine, corpus_dir=seeds_dir).version
+    folder = mirror_folder(tmp_path, "content", "fp")
+    parts = IndexParts(db_engine, version, "fp", mirror=folder)
+    assert not parts.ready("words") and not parts.ready("kinds")
+    parts.bm25("words", lambda: TOKENS, forward=True)
+    parts.array("kinds", lambda: np.arange(1000))
+    parts.finish()
+    for name in ("words", "kinds"):
+        assert (
+            load_index_part(db_engine, version, name, "fp")
+            == (folder / f"{name}.part").read_bytes()
+        )
+    other_machine = IndexParts(db_engine, version, "fp", mirror=tmp_path / "elsewhere")
+    assert other_machine.ready("words") and other_machine.ready("kinds")
+    assert not other_machine.ready("chars")
+    assert IndexParts(db_engine, version, "fp").ready("words")  # from the database alone
+    assert not IndexParts(db_engine, version, "another release").ready("words")
+
+
 def test_only_the_newest_mirrors_are_kept_and_nothing_else_is_touched(tmp_path: Path) -> None:
     import os
     import time

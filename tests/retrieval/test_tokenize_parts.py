@@ -4,7 +4,7 @@ reading it replaced: ``_special.finditer`` over the text, the text between split
 import random
 from collections.abc import Iterator
 
-from retrieval.index import TokenIds
+from retrieval.term_ids import TokenIds
 from retrieval.tokenize import _BETWEEN_PUNCTUATION, PolicyTokenizer, get_tokenizer
 
 ALPHABET = list(
@@ -33,7 +33,7 @@ def test_pieces_equal_the_reference_reading_on_random_text() -> None:
     rng = random.Random(14)
     for _ in range(5000):
         text = "".join(rng.choice(ALPHABET) for _ in range(rng.randint(0, 16)))
-        assert tokenizer._parts(text) == list(_reference_pieces(tokenizer, text)), text
+        assert tokenizer.pieces(text) == list(_reference_pieces(tokenizer, text)), text
 
 
 def test_pieces_equal_the_reference_reading_on_policy_text() -> None:
@@ -44,7 +44,7 @@ def test_pieces_equal_the_reference_reading_on_policy_text() -> None:
         "单笔1.5亿元 ratio 3.5:1 20个工作日 100万元/年",
     ]
     for text in texts:
-        assert tokenizer._parts(text) == list(_reference_pieces(tokenizer, text))
+        assert tokenizer.pieces(text) == list(_reference_pieces(tokenizer, text))
 
 
 def test_encoding_gives_each_texts_tokens_as_ids() -> None:

@@ -1,0 +1,96 @@
+"""Clauses as term ids: what a tokeniser writes once per corpus version and a BM25 field is
+built from, and ids numbered in the order terms are first seen (as one pass over a corpus
+numbers them, whichever way the ids were made)."""
+
+from __future__ import annotations
+
+from array import array
+from collections.abc import Iterable, Sequence
+
+import numpy as np
+
+
+class TokenIds:
+    """Clauses as term ids: ``ids[offsets[i]:offsets[i + 1]]`` are clause ``i``'s tokens.
+
+    Encoding strings to ids once, with one dict, is the only per-token Python work of a build.
+    """
+
+    def __init__(self) -> None:
+        self.vocabulary: dict[str, int] = {}
+        self._ids = array("i")  # 4 bytes a token: a list of ints would take 36
+        self._offsets = array("q", [0])
+
+    def add(self, tokens: Iterable[str]) -> None:
+        """Append one clause."""
+        lookup = self.vocabulary.setdefault
+        self.add_ids([lookup(token, len(self.vocabulary)) for token in tokens])
+
+    def add_ids(self, ids: Sequence[int]) -> None:
+        """Append one clause already encoded with ``vocabulary``."""
+        self._ids.extend(ids)
+        self._offsets.append(len(self._ids))
+
+    @classmethod
+    def of(cls, corpus: Iterable[Iterable[str]]) -> TokenIds:
+        encoded = cls()
+        for tokens in corpus:
+            encoded.add(tokens)
+        return encoded
+
+    @classmethod
+    def of_arrays(cls, ids: np.ndarray, offsets: np.ndarray, terms: Sequence[str]) -> TokenIds:
+        """Clauses a vectorised tokeniser encoded itself (``terms[id]``)."""
+        encoded = cls()
+        encoded.vocabulary = {term: i for i, term in enumerate(terms)}
+        encoded._ids = array("i", np.asarray(ids, dtype=np.int32).tobytes())
+        encoded._offsets = array("q", np.asarray(offsets, dtype=np.int64).tobytes())
+        return encoded
+
+    @property
+    def ids(self) -> np.ndarray:
+        return np.frombuffer(self._ids, dtype=np.int32) if self._ids else np.zeros(0, np.int32)
+
+    @property
+    def offsets(self) -> np.ndarray:
+        return np.frombuffer(self._offsets, dtype=np.int64)
+
+    def terms(self) -> list[str]:
+        """The vocabulary in id order."""
+        return list(self.vocabulary)
+
+
+def first_seen_ids(
+    keys: np.ndarray, bound: int, chunk: int = 1 << 16
+) -> tuple[np.ndarray, np.ndarray]:
+    """Each key's id (keys in ``[0, bound)``) in the order keys are first seen, and the keys
+    in id order. Keys index a table of ids when ``bound`` is small enough (a corpus of up to
+    5,800 distinct characters) and not far beyond the keys' count (a table is filled whole),
+    else are made dense by sorting first."""
+    if bound > _DIRECT_KEYS or bound > 4 * len(keys):
+        distinct, dense = np.unique(keys, return_inverse=True)
+        ids, seen = _first_seen_dense(dense.astype(np.int32).ravel(), len(distinct), chunk)
+        return ids, distinct[seen]
+    return _first_seen_dense(keys, bound, chunk)
+
+
+def _first_seen_dense(keys: np.ndarray, bound: int, chunk: int) -> tuple[np.ndarray, np.ndarray]:
+    """``first_seen_ids`` of keys that index a table: a chunk's new keys are sorted, not the
+    whole array (most of a corpus's terms are repeats)."""
+    id_of = np.full(bound, -1, dtype=np.int32)
+    order: list[np.ndarray] = []
+    assigned = 0
+    for start in range(0, len(keys), chunk):
+        part = keys[start : start + chunk]
+        new = part[id_of[part] < 0]
+        if len(new):
+            fresh, first = np.unique(new, return_index=True)
+            fresh = fresh[np.argsort(first)]
+            id_of[fresh] = np.arange(assigned, assigned + len(fresh), dtype=np.int32)
+            assigned += len(fresh)
+            order.append(fresh)
+    seen = np.concatenate(order) if order else np.zeros(0, dtype=np.int64)
+    return id_of[keys], seen
+
+
+_DIRECT_KEYS = 1 << 25  # a table of this many ids is 128 MB while a field is built

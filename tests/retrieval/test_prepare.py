@@ -1,0 +1,175 @@
+"""Clauses prepared in chunks, by this process and worker processes: the same index, bit for bit.
+
+The worker tests start a real worker process (``spawn``): about a second each.
+"""
+
+from __future__ import annotations
+
+import logging
+from functools import partial
+from pathlib import Path
+
+import numpy as np
+import pytest
+from sqlalchemy.engine import Engine
+
+from intents import OTHER, get_classifier
+from retrieval.corpus import read_corpus
+from retrieval.search import prepare
+from retrieval.search.chars import char_term_ids
+from retrieval.search.prepare import ClausePreparer, Preparation, PreparedClauses
+from retrieval.search.query import get_question_kinds
+from retrieval.term_ids import TokenIds
+from retrieval.tokenize import TokenizerRecipe, get_tokenizer
+from zhtext.normalize import normalize_texts
+
+ROOT = Path(__file__).resolve().parents[2]
+TOPICS = [label for label in get_classifier().order if label != OTHER]
+
+
+def _clauses() -> tuple[list[str], list[str]]:
+    raw, titles = [], []
+    for folder in (ROOT / "seeds", ROOT / "tests" / "retrieval" / "fixtures" / "real"):
+        for document in read_corpus(folder).documents:
+            for clause in document.clauses:
+                raw.append(" ".join((*clause.headings, clause.text)))
+                titles.append(document.title)
+    return raw, normalize_texts(titles)
+
+
+def _preparer(recipe: TokenizerRecipe | None = None) -> ClausePreparer:
+    profile = partial(get_classifier().profile, labels=TOPICS)
+    return ClausePreparer(recipe or get_tokenizer().recipe(), profile, len(TOPICS))
+
+
+def _expected(raw: list[str], titles: list[str]) -> PreparedClauses:
+    """What one process computes clause by clause, the way the index did before chunks."""
+    texts = normalize_texts(raw)
+    in_document = [f"{title} {text}" for title, text in zip(titles, texts, strict=True)]
+    return PreparedClauses(
+        texts=texts,
+        words=get_tokenizer().encode(texts, TokenIds()),
+        chars=char_term_ids(texts),
+        kinds=get_question_kinds().masks(texts),
+        intents=get_classifier().profile(in_document, TOPICS),
+    )
+
+
+def _assert_same(got: PreparedClauses, expected: PreparedClauses) -> None:
+    assert got.texts == expected.texts
+    for field in ("words", "chars"):
+        ours, theirs = getattr(got, field), getattr(expected, field)
+        assert ours.terms() == theirs.terms(), field
+        assert np.array_equal(ours.ids, theirs.ids), field
+        assert np.array_equal(ours.offsets, theirs.offsets), field
+    assert np.array_equal(got.kinds, expected.kinds)
+    assert np.array_equal(got.intents, expected.intents)  # exact: no tolerance
+
+
+def _prepared(preparer: ClausePreparer, workers: int, **options: int) -> PreparedClauses:
+    raw, titles = _clauses()
+    return Preparation(
+        preparer, get_tokenizer(), lambda: (raw, titles), workers=workers, **options
+    ).result()
+
+
+def test_a_corpus_prepared_by_this_process_alone_is_prepared_as_clause_by_clause() -> None:
+    raw, titles = _clauses()
+    got = _prepared(_preparer(), workers=0)
+    _assert_same(got, _expected(raw, titles))
+    assert got.worker_chunks == 0 and len(got.texts) == len(raw) > 100
+
+
+def test_chunks_prepared_by_a_worker_process_merge_into_the_same_index(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(prepare, "PARALLEL_MIN_PIECES", 0)  # the worker cuts half the pieces
+    raw, titles = _clauses()
+    got = _prepared(_preparer(), workers=1, chunk_clauses=9, min_clauses=0)
+    _assert_same(got, _expected(raw, titles))
+    assert got.worker_chunks > 0 and got.worker_peak_mb > 0
+
+
+def test_a_worker_that_cannot_start_leaves_its_chunks_to_this_process(
+    caplog: pytest.LogCaptureFixture, tmp_path: Path
+) -> None:
+    raw, titles = _clauses()
+    broken = TokenizerRecipe(tmp_path / "no-such-data", None)  # the worker fails at start
+    with caplog.at_level(logging.WARNING, logger="retrieval.search.prepare"):
+        got = _prepared(_preparer(broken), workers=1, chunk_clauses=40, min_clauses=0)
+    _assert_same(got, _expected(raw, titles))
+    assert got.worker_chunks == 0
+    assert any("worker failed" in record.getMessage() for record in caplog.records)
+
+
+def test_a_preparer_no_worker_can_rebuild_is_run_here(caplog: pytest.LogCaptureFixture) -> None:
+    raw, titles = _clauses()
+    preparer = _preparer()
+    profile = preparer.topic_profile
+    assert profile is not None
+    unpicklable = ClausePreparer(preparer.tokenizer, lambda texts: profile(texts), len(TOPICS))
+    with caplog.at_level(logging.INFO, logger="retrieval.search.prepare"):
+        got = _prepared(unpicklable, workers=1, chunk_clauses=40, min_clauses=0)
+    _assert_same(got, _expected(raw, titles))
+    assert got.worker_chunks == 0
+    assert any("cannot be pickled" in record.getMessage() for record in caplog.records)
+
+
+def test_small_corpora_and_zero_workers_start_no_process() -> None:
+    small = Preparation(_preparer(), get_tokenizer(), _clauses, workers=3)  # below the minimum
+    small.start()
+    assert small._pool is None and small._chunks() == [(0, len(small._raw))]
+    none = Preparation(_preparer(), get_tokenizer(), _clauses, workers=0, min_clauses=0)
+    none.start()
+    assert none._pool is None
+    assert prepare.default_workers() >= 0
+
+
+def test_a_tokenizer_rebuilt_from_its_recipe_cuts_alike() -> None:
+    from retrieval.tokenize import PolicyTokenizer
+
+    taught = PolicyTokenizer()
+    taught.add_words(["惠企通办公室", "数智贷"])
+    rebuilt = taught.recipe().build()
+    text = "惠企通办公室负责数智贷贴息申报，补贴500万元"
+    assert rebuilt.tokens(text) == taught.tokens(text)
+    assert "惠企通办公室" in rebuilt.tokens(text)
+
+
+def test_an_index_built_with_a_worker_is_the_index_built_alone(
+    db_engine: Engine, seeds_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The whole build (parts, masks, profile, searches) with a worker process preparing
+    chunks of the seeds is the build of one process, bit for bit."""
+    from retrieval.search import ClauseIndex, QueryBuilder, get_synonyms
+    from retrieval.store import load_live_corpus, reload_corpus
+    from retrieval.tokenize import PolicyTokenizer
+
+    reload_corpus(engine=db_engine, corpus_dir=seeds_dir)
+    monkeypatch.setattr(prepare, "PARALLEL_MIN_CLAUSES", 0)
+    monkeypatch.setattr(prepare, "CHUNK_CLAUSES", 25)
+    profile = partial(get_classifier().profile, labels=TOPICS)
+
+    def build(workers: int) -> ClauseIndex:
+        corpus = load_live_corpus(db_engine)
+        assert corpus is not None
+        return ClauseIndex(
+            corpus,
+            tokenizer=PolicyTokenizer(),
+            topics=TOPICS,
+            topic_profile=profile,
+            build_workers=workers,
+        )
+
+    alone, shared = build(0), build(1)
+    assert alone.worker_chunks == 0 and shared.worker_chunks > 0
+    for field in ("words", "chars", "titles"):
+        assert getattr(shared, field).to_bytes() == getattr(alone, field).to_bytes(), field
+    assert np.array_equal(shared.intent_profile, alone.intent_profile)
+    assert all(np.array_equal(shared.kind_masks[k], m) for k, m in alone.kind_masks.items())
+    queries = QueryBuilder(alone.tokenizer, get_synonyms())
+    for question in ("5G基站建设补贴多少", "贷款贴息怎么申请", "人才补贴申报截止时间"):
+        query = queries.build(question)
+        ours = [(h.clause.id, h.score) for h in shared.search(query, k=5)]
+        assert ours == [(h.clause.id, h.score) for h in alone.search(query, k=5)]
+        assert ours
