@@ -24,6 +24,7 @@ from retrieval.counts import TermCounts
 from retrieval.packed import pack, unpack
 from retrieval.term_ids import TokenIds
 
+_WEIGHT_SLICE = 1 << 22  # postings weighed at a time (float64 temporaries of 32 MB)
 _FORMAT = 5  # bump when the stored layout changes: old blobs are then rebuilt, not misread
 _FORWARD = ("forward_indptr", "forward_terms")  # a clause's distinct term ids, stored
 _TERM_SEPARATOR = "\x00"  # never inside a token (tokenisers drop control characters)
@@ -116,26 +117,37 @@ class SparseBM25:
         self.idf_values = _okapi_idf(counts.df, self.n_docs, epsilon)
         if min_idf is not None:  # ranking fields: a word in every clause still counts a little
             self.idf_values = np.maximum(self.idf_values, min_idf)
-        row = np.repeat(np.arange(len(terms), dtype=np.int32), np.diff(counts.indptr))
-        tf = counts.tf.astype(np.float64)
-        # idf·tf·(k1+1) / (tf + k1·(1 − b + b·len/avgdl)) in place: same operations, same bits
+        # float64 scores exactly like rank-bm25; float32 halves a large field's memory
+        self._data = np.empty(len(counts.indices), dtype=dtype)
+        for start in range(0, len(self._data), _WEIGHT_SLICE):  # bounded temporaries
+            self._weigh(counts, start, min(start + _WEIGHT_SLICE, len(self._data)))
+        self._indices = counts.indices
+        self._indptr = counts.indptr
+        self.max_idf = float(self.idf_values.max()) if len(terms) else 0.0
+        self._forward = _transpose(counts, self.n_docs) if forward else None
+
+    def _weigh(self, counts: TermCounts, start: int, stop: int) -> None:
+        """The BM25 weights of postings ``start:stop``, computed in float64 in place:
+        idf·tf·(k1+1) / (tf + k1·(1 − b + b·len/avgdl)), the same operations and bits for
+        every posting whatever the slice."""
+        k1, b = self.k1, self.b
+        # the term of each posting: the rows whose spans meet the slice, each repeated over
+        # its postings within it
+        first, last = np.searchsorted(counts.indptr, [start, stop - 1], side="right") - 1
+        spans = np.clip(counts.indptr[first : last + 2], start, stop)
+        row = np.repeat(np.arange(first, last + 1, dtype=np.int32), np.diff(spans))
+        tf = counts.tf[start:stop].astype(np.float64)
         data = self.idf_values[row]
         data *= tf
         data *= k1 + 1.0
-        norm = self.doc_len[counts.indices]
+        norm = self.doc_len[counts.indices[start:stop]]
         norm *= b
         norm /= self.avgdl
         norm += 1.0 - b
         norm *= k1
         norm += tf
         data /= norm
-        del row, tf, norm
-        # float64 scores exactly like rank-bm25; float32 halves a large field's memory
-        self._data = data.astype(dtype, copy=False)
-        self._indices = counts.indices
-        self._indptr = counts.indptr
-        self.max_idf = float(self.idf_values.max()) if len(terms) else 0.0
-        self._forward = _transpose(counts, self.n_docs) if forward else None
+        self._data[start:stop] = data
 
     @property
     def idf(self) -> dict[str, float]:

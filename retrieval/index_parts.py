@@ -256,17 +256,17 @@ class IndexParts:
         except Exception:  # the database refused it: this process still has its part
             log.warning("could not store index part %s", name, exc_info=True)
 
-    def finish(self) -> None:
-        """Wait until every part this process built is stored for the other processes (also
-        after a build that failed: nothing is left running)."""
-        try:
-            for saving in self._saving:
-                saving.result()
-        finally:
-            self._saving = []
-            if self._executor is not None:
-                self._executor.shutdown()
-                self._executor = None
+    def finish(self, *, wait: bool = True) -> None:
+        """No more parts: wait until every part this process built is stored for the other
+        processes, or (``wait=False``) leave that to the saving thread, which goes on in the
+        background and which the interpreter waits for at exit. Also after a failed build."""
+        executor, self._executor = self._executor, None
+        if executor is not None:
+            executor.shutdown(wait=False)  # what is queued is still stored
+        if wait:
+            saving, self._saving = self._saving, []
+            for future in saving:
+                future.result()
 
     def _mapped(
         self, name: str, decode: Callable[[bytes | bytearray | mmap.mmap], _Part]

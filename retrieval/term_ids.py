@@ -18,8 +18,9 @@ class TokenIds:
 
     def __init__(self) -> None:
         self.vocabulary: dict[str, int] = {}
-        self._ids = array("i")  # 4 bytes a token: a list of ints would take 36
-        self._offsets = array("q", [0])
+        # 4 bytes a token (a list of ints would take 36); arrays as given by ``of_arrays``
+        self._ids: array[int] | np.ndarray = array("i")
+        self._offsets: array[int] | np.ndarray = array("q", [0])
 
     def add(self, tokens: Iterable[str]) -> None:
         """Append one clause."""
@@ -28,8 +29,13 @@ class TokenIds:
 
     def add_ids(self, ids: Sequence[int]) -> None:
         """Append one clause already encoded with ``vocabulary``."""
-        self._ids.extend(ids)
-        self._offsets.append(len(self._ids))
+        if isinstance(self._ids, array) and isinstance(self._offsets, array):
+            all_ids, offsets = self._ids, self._offsets
+        else:  # made of arrays: appended to as a copy
+            all_ids, offsets = array("i", self._ids.tobytes()), array("q", self._offsets.tobytes())
+            self._ids, self._offsets = all_ids, offsets
+        all_ids.extend(ids)
+        offsets.append(len(all_ids))
 
     @classmethod
     def of(cls, corpus: Iterable[Iterable[str]]) -> TokenIds:
@@ -43,13 +49,13 @@ class TokenIds:
         """Clauses a vectorised tokeniser encoded itself (``terms[id]``)."""
         encoded = cls()
         encoded.vocabulary = {term: i for i, term in enumerate(terms)}
-        encoded._ids = array("i", np.asarray(ids, dtype=np.int32).tobytes())
-        encoded._offsets = array("q", np.asarray(offsets, dtype=np.int64).tobytes())
+        encoded._ids = np.ascontiguousarray(ids, dtype=np.int32)  # kept, not copied
+        encoded._offsets = np.ascontiguousarray(offsets, dtype=np.int64)
         return encoded
 
     @property
     def ids(self) -> np.ndarray:
-        return np.frombuffer(self._ids, dtype=np.int32) if self._ids else np.zeros(0, np.int32)
+        return np.frombuffer(self._ids, dtype=np.int32) if len(self._ids) else np.zeros(0, np.int32)
 
     @property
     def offsets(self) -> np.ndarray:

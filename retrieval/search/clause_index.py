@@ -15,6 +15,7 @@ import numpy as np
 
 from retrieval.index import top_k
 from retrieval.index_parts import IndexParts
+from retrieval.memory import release_freed_memory
 from retrieval.places import Place
 from retrieval.search.chars import compact
 from retrieval.search.coverage import Coverage
@@ -69,7 +70,10 @@ class ClauseIndex:
         try:
             self._build(corpus, tokenizer, topics, topic_profile, parts, build_workers)
         finally:
-            parts.finish()  # what this process built is stored (after a failure: let go)
+            # what this process built is stored meanwhile: it can answer already
+            parts.finish(wait=False)
+            if parts.built:
+                release_freed_memory()  # what building them took, handed back
 
     def _build(
         self,
@@ -102,6 +106,7 @@ class ClauseIndex:
             ClausePreparer(tokenizer.recipe(), topic_profile, len(self.labels)),
             tokenizer,
             raw_clauses,
+            count=len(source),
             workers=build_workers,
         )
         if not all(parts.ready(name) for name in _PREPARED_PARTS):
@@ -117,16 +122,16 @@ class ClauseIndex:
             doc_keys,
         )
         self.doc_of_clause = self.clauses.doc
-        texts = parts.texts("texts", lambda: preparation.result().texts)
+        texts = parts.texts("texts", preparation.texts)
         self.words = parts.bm25(
             "words",
-            lambda: preparation.result().words,
+            preparation.words,
             forward=True,
             min_idf=MIN_FIELD_IDF,
         )
         self.chars = parts.bm25(
             "chars",
-            lambda: preparation.result().chars,
+            preparation.chars,
             dtype=np.float32,
             min_idf=MIN_FIELD_IDF,
         )
@@ -164,9 +169,9 @@ class ClauseIndex:
             self.kinds.header_factor,
             np.where(self.opening, self.kinds.opening_factor, 1.0),
         )
-        kind_rows = parts.array("kinds", lambda: preparation.result().kinds)
+        kind_rows = parts.array("kinds", preparation.kinds)
         self.kind_masks = {kind: kind_rows[row] for row, kind in enumerate(self.kinds.patterns)}
-        self.intent_profile = parts.array("intents", lambda: preparation.result().intents)
+        self.intent_profile = parts.array("intents", preparation.intents)
         done = preparation.done  # dropped after the build: the parts hold what it made
         self.worker_chunks = done.worker_chunks if done else 0
         self.worker_peak_mb = done.worker_peak_mb if done else 0.0

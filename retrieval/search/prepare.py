@@ -23,9 +23,11 @@ import resource
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, replace
+from typing import TypeVar
 
 import numpy as np
 
+from retrieval.memory import release_freed_memory
 from retrieval.search.chars import char_term_ids
 from retrieval.search.query import get_question_kinds
 from retrieval.term_ids import TokenIds
@@ -39,6 +41,7 @@ CHUNK_CLAUSES = 2_000  # clauses a worker takes at a time (small: the two sides 
 PARALLEL_MIN_CLAUSES = 30_000  # below this, starting a worker costs more than it saves
 PARALLEL_MIN_PIECES = 4_000  # distinct pieces below which a worker is not sent half to cut
 TopicProfile = Callable[[list[str]], np.ndarray]
+_Field = TypeVar("_Field")
 
 
 def default_workers() -> int:
@@ -51,9 +54,10 @@ def default_workers() -> int:
     return max(0, min(cores - 1, 3))
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class PreparedClauses:
-    """What the per-clause index parts are built from, in corpus order."""
+    """What the per-clause index parts are built from, in corpus order (each handed out once,
+    see ``Preparation.texts`` and the like)."""
 
     texts: list[str]  # normalised, headings first
     words: TokenIds  # the tokenizer's terms, ids in first-seen order
@@ -117,7 +121,8 @@ class ClausePreparer:
 class Preparation:
     """The preparation of one corpus's clauses: ``start`` sets the workers going (early, so
     they start while this process does other work), ``result`` prepares what is left here and
-    merges. ``source`` gives the clauses' raw texts and their titles when first needed."""
+    merges. ``source`` gives the clauses' raw texts and their titles when first needed; with
+    ``count`` (their number) given, workers start while they are read."""
 
     def __init__(
         self,
@@ -125,6 +130,7 @@ class Preparation:
         tokenizer: PolicyTokenizer,
         source: Callable[[], tuple[list[str], list[str]]],
         *,
+        count: int | None = None,
         workers: int | None = None,
         chunk_clauses: int | None = None,
         min_clauses: int | None = None,
@@ -132,6 +138,7 @@ class Preparation:
         self.preparer = preparer
         self.tokenizer = tokenizer
         self._source = source
+        self._count = count  # the clauses' number, when known before they are read
         self.workers = default_workers() if workers is None else max(workers, 0)
         self.chunk_clauses = max(chunk_clauses or CHUNK_CLAUSES, 1)
         self.min_clauses = PARALLEL_MIN_CLAUSES if min_clauses is None else min_clauses
@@ -149,15 +156,57 @@ class Preparation:
         """The result when it was asked for already (None: not prepared)."""
         return self._result
 
+    # each part takes what it is built from, which is then let go (a part's build holds
+    # its own copies: the others' need not be held meanwhile)
+
+    def texts(self) -> list[str]:
+        return self._take("texts", [])
+
+    def words(self) -> TokenIds:
+        return self._take("words", TokenIds())
+
+    def chars(self) -> TokenIds:
+        return self._take("chars", TokenIds())
+
+    def kinds(self) -> np.ndarray:
+        return self._take("kinds", np.zeros(0, dtype=bool))
+
+    def intents(self) -> np.ndarray:
+        return self._take("intents", np.zeros(0))
+
+    def _take(self, name: str, empty: _Field) -> _Field:
+        prepared = self.result()
+        taken: _Field = getattr(prepared, name)
+        setattr(prepared, name, empty)
+        return taken
+
     def start(self) -> None:
-        """Read the clauses and, for a large corpus, hand the last chunks to worker processes."""
+        """Start the worker processes (for a large corpus), read the clauses meanwhile, and
+        hand the workers the last chunks."""
         if self._started:
             return
         self._started = True
-        self._raw, self._titles = self._source()
+        count = self._count
+        if count is None:
+            self._read()
+            count = len(self._raw)
+        if self.workers and count >= self.min_clauses and count > self.chunk_clauses:
+            self._start_pool()
+        if self._count is not None:
+            self._read()
         self._next, self._last = 0, len(self._chunks()) - 1
-        if self.workers == 0 or len(self._raw) < self.min_clauses or self._last < 1:
-            return
+        try:
+            self._hand_out(per_worker=4)  # enough to keep them busy while this process goes on
+        except Exception:
+            log.warning("could not hand out work to worker processes", exc_info=True)
+            self._handing = False
+
+    def _read(self) -> None:
+        self._raw, self._titles = self._source()
+        if self._count is not None and len(self._raw) != self._count:
+            raise ValueError("the corpus changed while it was read")
+
+    def _start_pool(self) -> None:
         try:
             pickle.dumps(self.preparer)  # a lambda for a topic profile cannot reach a worker
         except Exception:
@@ -170,20 +219,21 @@ class Preparation:
                 initializer=_start_worker,
                 initargs=(self.preparer,),
             )
-            self._hand_out()
+            for _ in range(self.workers):  # they start (a second) while the clauses are read
+                self._pool.submit(_ready)
         except Exception:  # no process could be started (limits, a read-only /dev/shm)
             log.warning("could not start worker processes; preparing here", exc_info=True)
             self._stop()
 
-    def _hand_out(self) -> None:
-        """Keep two chunks waiting for each worker, taken from the end: this process takes
+    def _hand_out(self, per_worker: int = 2) -> None:
+        """Keep chunks waiting for each worker, taken from the end: this process takes
         them from the start, and the two meet wherever the machine's load puts them. Nothing
         handed out is ever cancelled (a cancelled item of a pool that then breaks raises in
         the pool's own thread on Python 3.11): this process only stops handing out."""
         if self._pool is None or not self._handing:
             return
         waiting = sum(not future.done() for future in self._futures.values())
-        while waiting < 2 * self.workers and self._last >= self._next:
+        while waiting < per_worker * self.workers and self._last >= self._next:
             start, end = self._chunks()[self._last]
             self._futures[self._last] = self._pool.submit(
                 _prepare_in_worker, self._raw[start:end], self._titles[start:end]
@@ -221,19 +271,19 @@ class Preparation:
                         self.tokenizer, self._raw[start:end], self._titles[start:end]
                     )
             by_workers = sum(not self._futures[n].exception() for n in self._futures)
-            ordered = [chunks[number] for number in range(len(ranges))]
-            pieces = _merge_terms([c.pieces for c in ordered])
-            words = words_of_pieces(pieces, self._cut(pieces.terms()))
+            self._futures.clear()  # a future holds its result
+            ordered = [chunks.pop(number) for number in range(len(ranges))]
+            self._result = _merge(ordered, self._cut, self.preparer, by_workers)
         finally:
             self._stop()
-        self._result = _merge(ordered, words, self.preparer, by_workers)
         self._raw, self._titles = [], []
+        release_freed_memory()  # the chunks' objects, freed: the fields are built next
         if by_workers:
             log.info(
                 "prepared %d clauses: %d of %d chunks by worker processes",
                 len(self._result.texts),
                 by_workers,
-                len(ordered),
+                len(ranges),
             )
         return self._result
 
@@ -259,7 +309,7 @@ class Preparation:
     def _chunks(self) -> list[tuple[int, int]]:
         """Clause ranges: one for a corpus this process prepares alone, else small ones."""
         total = len(self._raw)
-        if self.workers == 0 or total < self.min_clauses:
+        if self._pool is None:
             return [(0, total)]
         size = self.chunk_clauses
         return [(start, min(start + size, total)) for start in range(0, total, size)]
@@ -273,40 +323,56 @@ class Preparation:
 
 
 def _merge(
-    chunks: list[_Chunk], words: TokenIds, preparer: ClausePreparer, by_workers: int
+    chunks: list[_Chunk],
+    cut: Callable[[list[str]], list[tuple[str, ...]]],
+    preparer: ClausePreparer,
+    by_workers: int,
 ) -> PreparedClauses:
-    """The chunks in corpus order."""
+    """The chunks in corpus order (``chunks`` is emptied: each field's chunks go as soon as
+    the field is merged); the words are cut from the corpus's distinct pieces by ``cut``."""
+    texts = [text for chunk in chunks for text in chunk.texts]
+    pieces, chars = [c.pieces for c in chunks], [c.chars for c in chunks]
     kinds = [c.kinds for c in chunks] or [np.zeros((len(get_question_kinds().patterns), 0), bool)]
     intents = [c.intents for c in chunks] or [np.zeros((0, preparer.labels))]
+    peak_mb = max((c.peak_mb for c in chunks), default=0.0)
+    chunks.clear()
+    merged = _merge_terms(pieces)
     return PreparedClauses(
-        texts=[text for chunk in chunks for text in chunk.texts],
-        words=words,
-        chars=_merge_terms([c.chars for c in chunks]),
+        texts=texts,
+        words=words_of_pieces(merged, cut(merged.terms())),
+        chars=_merge_terms(chars),
         kinds=np.concatenate(kinds, axis=1),
         intents=np.concatenate(intents, axis=0),
         worker_chunks=by_workers,
-        worker_peak_mb=max((c.peak_mb for c in chunks), default=0.0),
+        worker_peak_mb=peak_mb,
     )
 
 
 def _merge_terms(chunks: list[_Terms]) -> TokenIds:
     """The chunks' term ids renumbered for the corpus, in first-seen order: the ids one pass
-    over the whole corpus assigns."""
+    over the whole corpus assigns (written into one array, each chunk let go once copied)."""
     vocabulary: dict[str, int] = {}
     assign = vocabulary.setdefault
-    ids: list[np.ndarray] = [np.zeros(0, np.int32)]
-    offsets: list[np.ndarray] = [np.zeros(1, dtype=np.int64)]
-    tokens = 0
-    for chunk in chunks:
+    tokens = sum(len(chunk.ids) for chunk in chunks)
+    ids = np.empty(tokens, dtype=np.int32)
+    offsets = np.zeros(sum(len(chunk.offsets) - 1 for chunk in chunks) + 1, dtype=np.int64)
+    token = text = 0
+    for number in range(len(chunks)):
+        chunk = chunks[number]
         renumber = np.fromiter(
             (assign(term, len(vocabulary)) for term in chunk.terms),
             dtype=np.int32,
             count=len(chunk.terms),
         )
-        ids.append(renumber[chunk.ids])
-        offsets.append(chunk.offsets[1:] + tokens)
-        tokens += int(chunk.offsets[-1])
-    return TokenIds.of_arrays(np.concatenate(ids), np.concatenate(offsets), list(vocabulary))
+        np.take(renumber, chunk.ids, out=ids[token : token + len(chunk.ids)])
+        offsets[text + 1 : text + len(chunk.offsets)] = chunk.offsets[1:] + token
+        token += len(chunk.ids)
+        text += len(chunk.offsets) - 1
+        chunks[number] = _NO_TERMS  # the chunk's arrays go as soon as they are copied
+    return TokenIds.of_arrays(ids, offsets, list(vocabulary))
+
+
+_NO_TERMS = _Terms(np.zeros(0, np.int32), np.zeros(1, np.int64), [])
 
 
 _worker: tuple[ClausePreparer, PolicyTokenizer] | None = None
@@ -318,6 +384,10 @@ def _start_worker(preparer: ClausePreparer) -> None:
     tokenizer = preparer.tokenizer.build()
     tokenizer.load_whole_dictionary()
     _worker = (preparer, tokenizer)
+
+
+def _ready() -> None:
+    """Nothing: makes the pool start its processes."""
 
 
 def _cut_in_worker(keys: list[str]) -> list[tuple[str, ...]]:

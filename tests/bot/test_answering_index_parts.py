@@ -32,6 +32,7 @@ def test_a_second_service_maps_or_loads_the_stored_index(
 
     first = service(tmp_path / "here")
     assert set(first.index_parts.built) == PARTS
+    first.index_parts.finish()  # the parts are stored in the background; another host needs them
     same_machine = service(tmp_path / "here")
     assert same_machine.index_parts.built == same_machine.index_parts.loaded == []
     assert set(same_machine.index_parts.mapped) == PARTS
@@ -77,6 +78,7 @@ def test_build_workers_prepare_the_clauses_of_a_first_build_and_answer_alike(
 
     with_worker = service("1", tmp_path / "a")
     assert with_worker.index.worker_chunks > 0
+    with_worker.index_parts.finish()  # stored in the background: wait for it, then drop it
     with db_engine.begin() as connection:  # nothing stored: the next service builds again
         connection.execute(delete(index_part_table))
     alone = service("0", tmp_path / "b")

@@ -135,3 +135,15 @@ def test_character_terms_of_many_distinct_characters_encode_alike(
     assert by_sorting.terms() == by_table.terms()
     assert np.array_equal(by_sorting.ids, by_table.ids)
     assert np.array_equal(by_sorting.offsets, by_table.offsets)
+
+
+def test_weights_computed_a_slice_of_postings_at_a_time_are_the_same_bits(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from retrieval import index
+
+    tokens = [text.split() for text in ("a b c a", "b c d", "a a a e", "f", "c d e f g")] * 7
+    whole = SparseBM25(tokens, forward=True).to_bytes()
+    monkeypatch.setattr(index, "_WEIGHT_SLICE", 3)
+    assert SparseBM25(tokens, forward=True).to_bytes() == whole
+    assert SparseBM25(tokens, dtype=np.float32).to_bytes() != whole  # what the test can see
