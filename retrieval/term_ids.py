@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from array import array
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -100,3 +101,44 @@ def _first_seen_dense(keys: np.ndarray, bound: int, chunk: int) -> tuple[np.ndar
 
 
 _DIRECT_KEYS = 1 << 25  # a table of this many ids is 128 MB while a field is built
+
+
+@dataclass(frozen=True, slots=True)
+class TermChunk:
+    """A chunk of a corpus's clauses as term ids numbered for the chunk alone, in first-seen
+    order (``merge_chunks`` numbers them for the corpus)."""
+
+    ids: np.ndarray
+    offsets: np.ndarray
+    terms: list[str]
+
+    @classmethod
+    def of(cls, encoded: TokenIds) -> TermChunk:
+        return cls(encoded.ids, encoded.offsets, encoded.terms())
+
+
+def merge_chunks(chunks: list[TermChunk]) -> TokenIds:
+    """The chunks' term ids renumbered for the corpus, in first-seen order: the ids one pass
+    over the whole corpus assigns (written into one array, each chunk let go once copied)."""
+    vocabulary: dict[str, int] = {}
+    assign = vocabulary.setdefault
+    tokens = sum(len(chunk.ids) for chunk in chunks)
+    ids = np.empty(tokens, dtype=np.int32)
+    offsets = np.zeros(sum(len(chunk.offsets) - 1 for chunk in chunks) + 1, dtype=np.int64)
+    token = text = 0
+    for number in range(len(chunks)):
+        chunk = chunks[number]
+        renumber = np.fromiter(
+            (assign(term, len(vocabulary)) for term in chunk.terms),
+            dtype=np.int32,
+            count=len(chunk.terms),
+        )
+        np.take(renumber, chunk.ids, out=ids[token : token + len(chunk.ids)])
+        offsets[text + 1 : text + len(chunk.offsets)] = chunk.offsets[1:] + token
+        token += len(chunk.ids)
+        text += len(chunk.offsets) - 1
+        chunks[number] = _NO_TERMS  # the chunk's arrays go as soon as they are copied
+    return TokenIds.of_arrays(ids, offsets, list(vocabulary))
+
+
+_NO_TERMS = TermChunk(np.zeros(0, np.int32), np.zeros(1, np.int64), [])

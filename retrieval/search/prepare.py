@@ -30,7 +30,7 @@ import numpy as np
 from retrieval.memory import release_freed_memory
 from retrieval.search.chars import char_term_ids
 from retrieval.search.query import get_question_kinds
-from retrieval.term_ids import TokenIds
+from retrieval.term_ids import TermChunk, TokenIds, merge_chunks
 from retrieval.tokenize import PolicyTokenizer, TokenizerRecipe
 from retrieval.word_ids import piece_ids, piece_words, words_of_pieces
 from zhtext.normalize import normalize_texts
@@ -69,23 +69,10 @@ class PreparedClauses:
 
 
 @dataclass(frozen=True, slots=True)
-class _Terms:
-    """A chunk's clauses as term ids numbered for the chunk alone, in first-seen order."""
-
-    ids: np.ndarray
-    offsets: np.ndarray
-    terms: list[str]
-
-    @classmethod
-    def of(cls, encoded: TokenIds) -> _Terms:
-        return cls(encoded.ids, encoded.offsets, encoded.terms())
-
-
-@dataclass(frozen=True, slots=True)
 class _Chunk:
     texts: list[str]
-    pieces: _Terms  # the words are cut once the corpus's distinct pieces are known
-    chars: _Terms
+    pieces: TermChunk  # the words are cut once the corpus's distinct pieces are known
+    chars: TermChunk
     kinds: np.ndarray
     intents: np.ndarray
     peak_mb: float = 0.0
@@ -115,7 +102,7 @@ class ClausePreparer:
             # a clause of a 5G document is about 5G even when it only says 申报时间
             in_document = [f"{title} {text}" for title, text in zip(titles, texts, strict=True)]
             intents = self.topic_profile(in_document).reshape(len(texts), self.labels)
-        return _Chunk(texts, _Terms.of(pieces), _Terms.of(chars), kinds, intents)
+        return _Chunk(texts, TermChunk.of(pieces), TermChunk.of(chars), kinds, intents)
 
 
 class Preparation:
@@ -336,43 +323,16 @@ def _merge(
     intents = [c.intents for c in chunks] or [np.zeros((0, preparer.labels))]
     peak_mb = max((c.peak_mb for c in chunks), default=0.0)
     chunks.clear()
-    merged = _merge_terms(pieces)
+    merged = merge_chunks(pieces)
     return PreparedClauses(
         texts=texts,
         words=words_of_pieces(merged, cut(merged.terms())),
-        chars=_merge_terms(chars),
+        chars=merge_chunks(chars),
         kinds=np.concatenate(kinds, axis=1),
         intents=np.concatenate(intents, axis=0),
         worker_chunks=by_workers,
         worker_peak_mb=peak_mb,
     )
-
-
-def _merge_terms(chunks: list[_Terms]) -> TokenIds:
-    """The chunks' term ids renumbered for the corpus, in first-seen order: the ids one pass
-    over the whole corpus assigns (written into one array, each chunk let go once copied)."""
-    vocabulary: dict[str, int] = {}
-    assign = vocabulary.setdefault
-    tokens = sum(len(chunk.ids) for chunk in chunks)
-    ids = np.empty(tokens, dtype=np.int32)
-    offsets = np.zeros(sum(len(chunk.offsets) - 1 for chunk in chunks) + 1, dtype=np.int64)
-    token = text = 0
-    for number in range(len(chunks)):
-        chunk = chunks[number]
-        renumber = np.fromiter(
-            (assign(term, len(vocabulary)) for term in chunk.terms),
-            dtype=np.int32,
-            count=len(chunk.terms),
-        )
-        np.take(renumber, chunk.ids, out=ids[token : token + len(chunk.ids)])
-        offsets[text + 1 : text + len(chunk.offsets)] = chunk.offsets[1:] + token
-        token += len(chunk.ids)
-        text += len(chunk.offsets) - 1
-        chunks[number] = _NO_TERMS  # the chunk's arrays go as soon as they are copied
-    return TokenIds.of_arrays(ids, offsets, list(vocabulary))
-
-
-_NO_TERMS = _Terms(np.zeros(0, np.int32), np.zeros(1, np.int64), [])
 
 
 _worker: tuple[ClausePreparer, PolicyTokenizer] | None = None
