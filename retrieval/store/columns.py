@@ -45,12 +45,21 @@ class ClauseColumns(Sequence[StoredClause]):
             "doc": np.array([row[c.doc_key] for c in listed], dtype=np.int32),
             "ordinal": np.array([c.ordinal for c in listed], dtype=np.int64),
         }
+        json_of: dict[tuple[object, ...], str] = {}  # a document's clauses share headings
+
+        def as_json(values: Sequence[object]) -> str:
+            key = tuple(values)
+            text = json_of.get(key)
+            if text is None:
+                text = json_of[key] = _json(values)
+            return text
+
         values: dict[str, Iterable[str]] = {
             "id": (c.id for c in listed),
             "section": (c.section for c in listed),
-            "headings": (_json(c.headings) for c in listed),
+            "headings": (as_json(c.headings) for c in listed),
             "text": (c.text for c in listed),
-            "seams": (_json(c.seams) for c in listed),
+            "seams": (as_json(c.seams) for c in listed),
         }
         for name in _TEXT_COLUMNS:
             arrays.update(StringColumn.of(values[name]).arrays(name))
