@@ -33,7 +33,7 @@ class Settings(BaseSettings):
     index_dir: Path | None = None
     # worker processes a first build of an index may start to prepare clauses (None: the
     # cores this process may use but one, at most three; 0: the building process alone)
-    build_workers: int | None = Field(default=None, ge=0)
+    build_workers: int | None = Field(default=None, ge=0, le=8)
 
     telegram_bot_token: SecretStr | None = None
     telegram_base_url: str = "https://api.telegram.org/bot"

@@ -25,6 +25,7 @@ import tempfile
 import time
 from collections.abc import Callable, Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import wait as futures_wait
 from functools import lru_cache
 from pathlib import Path
 from typing import BinaryIO, TypeVar
@@ -107,6 +108,7 @@ class IndexParts:
         self.built: list[str] = []  # names of the parts this process built
         self._saving: list[Future[None]] = []
         self._executor: ThreadPoolExecutor | None = None
+        self._finished = False  # a part built after ``finish`` is stored before it is served
 
     def bm25(
         self,
@@ -122,23 +124,7 @@ class IndexParts:
         held at once)."""
 
         def make() -> bytearray:
-            built = build()
-            if isinstance(built, TokenIds):
-                encoded = built
-            else:
-                encoded = TokenIds()
-                for tokens in built:
-                    encoded.add(tokens)
-            if len(encoded.offsets) < 2:
-                encoded.add(["∅"])
-            return SparseBM25.from_token_ids(
-                encoded.ids,
-                encoded.offsets,
-                encoded.terms(),
-                forward=forward,
-                dtype=dtype,
-                min_idf=min_idf,
-            ).to_bytes()
+            return bm25_bytes(build(), forward=forward, dtype=dtype, min_idf=min_idf)
 
         return self._part(name, make, SparseBM25.from_bytes)
 
@@ -239,13 +225,19 @@ class IndexParts:
         """Store a part in the database from a background thread, one at a time. A part read
         from its mirrored file waits there costing nothing; one ``held`` in memory (no mirror)
         holds its bytes, so the part after it waits until it is stored."""
+        if self._finished:  # the saving thread was let go: stored here, in line
+            self._save(name, data)
+            return
         if self._executor is None:
             self._executor = ThreadPoolExecutor(1, thread_name_prefix="index-parts")
         if held:
             for saving in self._saving:
                 saving.result()
         self._saving = [s for s in self._saving if not s.done()]
-        self._saving.append(self._executor.submit(self._save, name, data))
+        saving = self._executor.submit(self._save, name, data)
+        self._saving.append(saving)
+        _PENDING.add(saving)
+        saving.add_done_callback(_PENDING.discard)
 
     def _save(self, name: str, blob: bytearray | mmap.mmap) -> None:
         from retrieval.store import save_index_part
@@ -260,6 +252,7 @@ class IndexParts:
         """No more parts: wait until every part this process built is stored for the other
         processes, or (``wait=False``) leave that to the saving thread, which goes on in the
         background and which the interpreter waits for at exit. Also after a failed build."""
+        self._finished = True
         executor, self._executor = self._executor, None
         if executor is not None:
             executor.shutdown(wait=False)  # what is queued is still stored
@@ -333,6 +326,32 @@ class IndexParts:
         return False
 
 
+def bm25_bytes(
+    built: TokenIds | Iterable[Iterable[str]],
+    *,
+    forward: bool = False,
+    dtype: type[np.floating] = np.float64,
+    min_idf: float | None = None,
+) -> bytearray:
+    """A BM25 field of ``built`` (encoded clauses, or token lists), packed as it is stored."""
+    if isinstance(built, TokenIds):
+        encoded = built
+    else:
+        encoded = TokenIds()
+        for tokens in built:
+            encoded.add(tokens)
+    if len(encoded.offsets) < 2:
+        encoded.add(["∅"])
+    return SparseBM25.from_token_ids(
+        encoded.ids,
+        encoded.offsets,
+        encoded.terms(),
+        forward=forward,
+        dtype=dtype,
+        min_idf=min_idf,
+    ).to_bytes()
+
+
 def _umask() -> int:
     mask = os.umask(0)
     os.umask(mask)
@@ -340,6 +359,15 @@ def _umask() -> int:
 
 
 _UMASK = _umask()  # read once at import (os.umask can only be read by setting it)
+
+
+_PENDING: set[Future[None]] = set()  # parts being stored by any IndexParts of this process
+
+
+def wait_for_saves(timeout: float | None = None) -> None:
+    """Wait until every part this process is storing is stored (before a test's database
+    goes, or a command that wants them stored before it returns)."""
+    futures_wait(list(_PENDING), timeout=timeout)
 
 
 def mirror_folder(root: Path, content_key: str, fingerprint: str | None = None) -> Path:

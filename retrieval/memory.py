@@ -9,7 +9,6 @@ no-op elsewhere).
 from __future__ import annotations
 
 import ctypes
-import ctypes.util
 import logging
 from functools import lru_cache
 
@@ -18,12 +17,15 @@ log = logging.getLogger(__name__)
 
 @lru_cache(maxsize=1)
 def _libc() -> ctypes.CDLL | None:
-    name = ctypes.util.find_library("c")
-    try:
-        libc = ctypes.CDLL(name) if name else None
-    except OSError:
-        return None
-    return libc if libc is not None and hasattr(libc, "malloc_trim") else None
+    """glibc, already loaded in this process (no ldconfig run to find it)."""
+    for name in ("libc.so.6", None):
+        try:
+            libc = ctypes.CDLL(name)
+        except OSError:
+            continue
+        if hasattr(libc, "malloc_trim"):
+            return libc
+    return None
 
 
 def release_freed_memory() -> bool:

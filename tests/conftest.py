@@ -91,15 +91,21 @@ def postgres_url() -> Iterator[str]:
 
 @pytest.fixture(params=["sqlite", "postgresql"])
 def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    """Each storage test runs on both backends, each time on an empty schema."""
+    """Each storage test runs on both backends, each time on an empty schema. Index parts a
+    test's services still store in the background are stored before its database goes (a
+    late one would land in the next test's database, under its version numbers)."""
+    from retrieval.index_parts import wait_for_saves
+
     if request.param == "sqlite":
         yield f"sqlite:///{tmp_path / 'policybot.db'}"
+        wait_for_saves(timeout=60)
         return
     url = request.getfixturevalue("postgres_url")
     engine = make_engine(url)
     _drop_all(engine)
     engine.dispose()
     yield url
+    wait_for_saves(timeout=60)
     engine = make_engine(url)
     _drop_all(engine)
     engine.dispose()

@@ -67,9 +67,13 @@ class ClauseIndex:
         process built for this version (None: build all); ``build_workers``: how many worker
         processes may prepare clauses (None: the cores but one; see retrieval.search.prepare)."""
         parts = parts or IndexParts(None, corpus.version)
+        self._preparation: Preparation | None = None
         try:
             self._build(corpus, tokenizer, topics, topic_profile, parts, build_workers)
         finally:
+            if self._preparation is not None:  # its workers let go, also after a failure
+                self._preparation.close()
+                self._preparation = None
             # what this process built is stored meanwhile: it can answer already
             parts.finish(wait=False)
             if parts.built:
@@ -96,18 +100,14 @@ class ClauseIndex:
             [f"{self.documents[k].title} {self.documents[k].authority or ''}" for k in doc_keys]
         )
 
-        def raw_clauses() -> tuple[list[str], list[str]]:
-            # a clause's headings help it match: 特聘人才 under （二）加大对数字化人才培养和引进
-            raw = [" ".join((*c.headings, c.text)) for c in source]
-            return raw, [title_texts[self._doc_row[c.doc_key]] for c in source]
-
         self.labels = list(topics)
-        preparation = Preparation(
-            ClausePreparer(tokenizer.recipe(), topic_profile, len(self.labels)),
+        preparation = self._preparation = _preparation(
+            source,
+            dict(zip(doc_keys, title_texts, strict=True)),
             tokenizer,
-            raw_clauses,
-            count=len(source),
-            workers=build_workers,
+            topic_profile,
+            len(self.labels),
+            build_workers,
         )
         if not all(parts.ready(name) for name in _PREPARED_PARTS):
             preparation.start()  # workers start while this process makes the clauses part
@@ -324,6 +324,26 @@ class _PerClause(Sequence[_T], Generic[_T]):
         if value is None:
             value = self._kept[position] = self._make(position)
         return value
+
+
+def _preparation(
+    source: Sequence[StoredClause],
+    title_of: Mapping[str, str],
+    tokenizer: PolicyTokenizer,
+    topic_profile: Callable[[list[str]], np.ndarray] | None,
+    labels: int,
+    workers: int | None,
+) -> Preparation:
+    """The preparation of the clauses' fields (``title_of``: each document's normalised title
+    and issuer, by its key)."""
+
+    def raw_clauses() -> tuple[list[str], list[str]]:
+        # a clause's headings help it match: 特聘人才 under （二）加大对数字化人才培养和引进
+        raw = [" ".join((*c.headings, c.text)) for c in source]
+        return raw, [title_of[c.doc_key] for c in source]
+
+    preparer = ClausePreparer(tokenizer.recipe(), topic_profile, labels)
+    return Preparation(preparer, tokenizer, raw_clauses, count=len(source), workers=workers)
 
 
 def _openings(

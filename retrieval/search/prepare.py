@@ -3,106 +3,64 @@ question kinds' patterns and scored on the topics, in chunks, by this process an
 corpus, by worker processes at the same time.
 
 That work is Python per clause (jieba, regular expressions, about 80 µs a clause on one core):
-most of a first build. Worker processes take chunks from the end while this process takes them
-from the start, so the two meet wherever the machine's load puts them. The chunks are merged in
-corpus order and the words' ids assigned in first-seen order, as a single process assigns them:
-the index is the same, bit for bit, however many processes prepared it.
+most of a first build. Worker processes take chunks from the end (a few each at the start, at
+most their share, then two waiting each) while this process takes them from the start, so the
+two sides meet where their speeds put them. Each distinct piece of text is then cut into words
+once, half of them by a worker. The chunks are merged in corpus order and the words' ids
+assigned in first-seen order, as a single process assigns them: the index is the same, bit for
+bit, however many processes prepared it.
 
 Workers are started with ``spawn`` (a fresh interpreter), never ``fork``: a serving process has
-threads, and a forked child of a threaded process can inherit a lock held by one of them. A
-worker that cannot start or dies leaves its chunks to this process; nothing is lost but time.
+threads, and a forked child of a threaded process can inherit a lock held by one of them. Like
+any ``spawn``, a worker imports the main module: an entry script needs its
+``if __name__ == "__main__"`` guard (``policybot`` and ``python -m bot.cli`` have it). A worker
+that cannot start, dies or does not answer within ``WORKER_TIMEOUT_SECONDS`` breaks the pool:
+every chunk it still held is prepared here, and nothing more is handed out; nothing is lost
+but time.
 """
 
 from __future__ import annotations
 
 import logging
 import multiprocessing
-import os
 import pickle
-import resource
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from concurrent.futures import Future, ProcessPoolExecutor
-from dataclasses import dataclass, replace
 from typing import TypeVar
 
 import numpy as np
 
+from retrieval.cores import usable_cores
 from retrieval.memory import release_freed_memory
-from retrieval.search.chars import char_term_ids
-from retrieval.search.query import get_question_kinds
-from retrieval.term_ids import TermChunk, TokenIds, merge_chunks
-from retrieval.tokenize import PolicyTokenizer, TokenizerRecipe
-from retrieval.word_ids import piece_ids, piece_words, words_of_pieces
-from zhtext.normalize import normalize_texts
+from retrieval.search.chunks import (
+    ClausePreparer,
+    PreparedChunk,
+    PreparedClauses,
+    cut_in_worker,
+    merge_prepared,
+    prepare_in_worker,
+    ready,
+    start_worker,
+)
+from retrieval.term_ids import TokenIds
+from retrieval.tokenize import PolicyTokenizer
+from retrieval.word_ids import piece_words
 
 log = logging.getLogger(__name__)
 
 CHUNK_CLAUSES = 2_000  # clauses a worker takes at a time (small: the two sides meet closely)
 PARALLEL_MIN_CLAUSES = 30_000  # below this, starting a worker costs more than it saves
 PARALLEL_MIN_PIECES = 4_000  # distinct pieces below which a worker is not sent half to cut
-TopicProfile = Callable[[list[str]], np.ndarray]
+WORKER_TIMEOUT_SECONDS = 300.0  # a chunk takes a fraction of a second: a worker this late hangs
 _Field = TypeVar("_Field")
+_Result = TypeVar("_Result")
 
 
 def default_workers() -> int:
-    """Worker processes a build may start: the cores this process may use, but one (which this
-    process uses itself), at most three (beyond, merging and memory cost more than they save)."""
-    try:
-        cores = len(os.sched_getaffinity(0))
-    except AttributeError:  # not Linux
-        cores = os.cpu_count() or 1
-    return max(0, min(cores - 1, 3))
-
-
-@dataclass(slots=True)
-class PreparedClauses:
-    """What the per-clause index parts are built from, in corpus order (each handed out once,
-    see ``Preparation.texts`` and the like)."""
-
-    texts: list[str]  # normalised, headings first
-    words: TokenIds  # the tokenizer's terms, ids in first-seen order
-    chars: TokenIds  # characters and character pairs, ids in first-seen order
-    kinds: np.ndarray  # per question kind (a row) and clause: whether its pattern matches
-    intents: np.ndarray  # per clause (a row) and topic label: the clause's score on it
-    worker_chunks: int = 0  # chunks worker processes prepared
-    worker_peak_mb: float = 0.0  # the largest resident size a worker reached
-
-
-@dataclass(frozen=True, slots=True)
-class _Chunk:
-    texts: list[str]
-    pieces: TermChunk  # the words are cut once the corpus's distinct pieces are known
-    chars: TermChunk
-    kinds: np.ndarray
-    intents: np.ndarray
-    peak_mb: float = 0.0
-
-
-@dataclass(frozen=True, slots=True)
-class ClausePreparer:
-    """How to prepare clauses, in a form a worker process can rebuild: the tokenizer's recipe
-    (it must cut as this process's tokenizer cuts), the topic profile (a picklable callable:
-    a bound method or a ``functools.partial``; None scores nothing) and its label count."""
-
-    tokenizer: TokenizerRecipe
-    topic_profile: TopicProfile | None
-    labels: int
-
-    def prepare(
-        self, tokenizer: PolicyTokenizer, raw: Sequence[str], titles: Sequence[str]
-    ) -> _Chunk:
-        """Clauses' raw texts (headings and text) and their documents' normalised titles."""
-        texts = normalize_texts(list(raw))
-        pieces = piece_ids(tokenizer, texts)
-        chars = char_term_ids(texts)
-        kinds = get_question_kinds().masks(texts)
-        if self.topic_profile is None:
-            intents = np.zeros((len(texts), self.labels))
-        else:
-            # a clause of a 5G document is about 5G even when it only says 申报时间
-            in_document = [f"{title} {text}" for title, text in zip(titles, texts, strict=True)]
-            intents = self.topic_profile(in_document).reshape(len(texts), self.labels)
-        return _Chunk(texts, TermChunk.of(pieces), TermChunk.of(chars), kinds, intents)
+    """Worker processes a build may start: the cores this process may use (its container's
+    quota included), but one (which this process uses itself), at most three (beyond, merging
+    and memory cost more than they save)."""
+    return max(0, min(usable_cores() - 1, 3))
 
 
 class Preparation:
@@ -132,7 +90,7 @@ class Preparation:
         self._raw: list[str] = []
         self._titles: list[str] = []
         self._pool: ProcessPoolExecutor | None = None
-        self._futures: dict[int, Future[_Chunk]] = {}  # chunks handed to workers, by number
+        self._futures: dict[int, Future[PreparedChunk]] = {}  # chunks handed to workers, by number
         self._next = self._last = 0  # the chunks no one took yet: _next to _last
         self._handing = True  # False once the pool broke
         self._started = False
@@ -173,17 +131,23 @@ class Preparation:
         if self._started:
             return
         self._started = True
-        count = self._count
-        if count is None:
-            self._read()
-            count = len(self._raw)
-        if self.workers and count >= self.min_clauses and count > self.chunk_clauses:
-            self._start_pool()
-        if self._count is not None:
-            self._read()
-        self._next, self._last = 0, len(self._chunks()) - 1
         try:
-            self._hand_out(per_worker=4)  # enough to keep them busy while this process goes on
+            count = self._count
+            if count is None:
+                self._read()
+                count = len(self._raw)
+            if self.workers and count >= self.min_clauses and count > self.chunk_clauses:
+                self._start_pool()
+            if self._count is not None:
+                self._read()
+        except BaseException:  # the clauses could not be read (a reload replaced them)
+            self.close()
+            raise
+        self._next, self._last = 0, len(self._chunks()) - 1
+        # enough to keep them busy while this process goes on, never more than their share
+        share = len(self._chunks()) * self.workers // (self.workers + 1)
+        try:
+            self._hand_out(per_worker=4, at_most=share)
         except Exception:
             log.warning("could not hand out work to worker processes", exc_info=True)
             self._handing = False
@@ -203,16 +167,16 @@ class Preparation:
             self._pool = ProcessPoolExecutor(
                 self.workers,
                 mp_context=multiprocessing.get_context("spawn"),
-                initializer=_start_worker,
+                initializer=start_worker,
                 initargs=(self.preparer,),
             )
             for _ in range(self.workers):  # they start (a second) while the clauses are read
-                self._pool.submit(_ready)
+                self._pool.submit(ready)
         except Exception:  # no process could be started (limits, a read-only /dev/shm)
             log.warning("could not start worker processes; preparing here", exc_info=True)
-            self._stop()
+            self.close()
 
-    def _hand_out(self, per_worker: int = 2) -> None:
+    def _hand_out(self, per_worker: int = 2, at_most: int | None = None) -> None:
         """Keep chunks waiting for each worker, taken from the end: this process takes
         them from the start, and the two meet wherever the machine's load puts them. Nothing
         handed out is ever cancelled (a cancelled item of a pool that then breaks raises in
@@ -220,10 +184,14 @@ class Preparation:
         if self._pool is None or not self._handing:
             return
         waiting = sum(not future.done() for future in self._futures.values())
+        handed = len(self._futures)
         while waiting < per_worker * self.workers and self._last >= self._next:
+            if at_most is not None and handed >= at_most:
+                break
+            handed += 1
             start, end = self._chunks()[self._last]
             self._futures[self._last] = self._pool.submit(
-                _prepare_in_worker, self._raw[start:end], self._titles[start:end]
+                prepare_in_worker, self._raw[start:end], self._titles[start:end]
             )
             self._last -= 1
             waiting += 1
@@ -234,7 +202,7 @@ class Preparation:
             return self._result
         self.start()
         ranges = self._chunks()
-        chunks: dict[int, _Chunk] = {}
+        chunks: dict[int, PreparedChunk] = {}
         try:
             while self._next <= self._last:
                 number = self._next
@@ -250,7 +218,7 @@ class Preparation:
                     self._handing = False
             for number, future in sorted(self._futures.items()):
                 try:
-                    chunks[number] = future.result()
+                    chunks[number] = self._answer(future)
                 except Exception:  # the worker died (killed, out of memory): done here
                     start, end = ranges[number]
                     log.warning("a worker failed on clauses %d–%d", start, end, exc_info=True)
@@ -260,9 +228,9 @@ class Preparation:
             by_workers = sum(not self._futures[n].exception() for n in self._futures)
             self._futures.clear()  # a future holds its result
             ordered = [chunks.pop(number) for number in range(len(ranges))]
-            self._result = _merge(ordered, self._cut, self.preparer, by_workers)
+            self._result = merge_prepared(ordered, self._cut_and_close, self.preparer, by_workers)
         finally:
-            self._stop()
+            self.close()
         self._raw, self._titles = [], []
         release_freed_memory()  # the chunks' objects, freed: the fields are built next
         if by_workers:
@@ -281,17 +249,37 @@ class Preparation:
         half = len(keys) // 2
         try:
             theirs: Future[list[tuple[str, ...]]] | None = self._pool.submit(
-                _cut_in_worker, keys[half:]
+                cut_in_worker, keys[half:]
             )
         except Exception:  # the pool broke meanwhile
             theirs = None
         mine = piece_words(self.tokenizer, keys[:half])
         if theirs is not None:
             try:
-                return mine + theirs.result()
+                return mine + self._answer(theirs)
             except Exception:
                 log.warning("a worker failed cutting pieces; cutting them here", exc_info=True)
         return mine + piece_words(self.tokenizer, keys[half:])
+
+    def _cut_and_close(self, keys: list[str]) -> list[tuple[str, ...]]:
+        """``_cut``, then the workers let go (they hold a dictionary each: not while merging)."""
+        try:
+            return self._cut(keys)
+        finally:
+            self.close()
+
+    def _answer(self, future: Future[_Result]) -> _Result:
+        """A worker's result; a worker that does not answer in time is stopped (the pool is
+        then broken: what it still held is prepared here)."""
+        try:
+            return future.result(timeout=WORKER_TIMEOUT_SECONDS)
+        except TimeoutError:
+            log.warning("a worker process did not answer in %.0f s", WORKER_TIMEOUT_SECONDS)
+            self._handing = False
+            processes = getattr(self._pool, "_processes", None) or {}
+            for process in list(processes.values()):
+                process.kill()
+            raise
 
     def _chunks(self) -> list[tuple[int, int]]:
         """Clause ranges: one for a corpus this process prepares alone, else small ones."""
@@ -301,63 +289,10 @@ class Preparation:
         size = self.chunk_clauses
         return [(start, min(start + size, total)) for start in range(0, total, size)]
 
-    def _stop(self) -> None:
-        """The workers let go (what they were handed is finished first: a few chunks)."""
+    def close(self) -> None:
+        """The workers let go (what they were handed is finished first: a few chunks); also
+        when the build fails or needs nothing prepared after all."""
         self._futures.clear()
         if self._pool is not None:
             self._pool.shutdown(wait=True)
             self._pool = None
-
-
-def _merge(
-    chunks: list[_Chunk],
-    cut: Callable[[list[str]], list[tuple[str, ...]]],
-    preparer: ClausePreparer,
-    by_workers: int,
-) -> PreparedClauses:
-    """The chunks in corpus order (``chunks`` is emptied: each field's chunks go as soon as
-    the field is merged); the words are cut from the corpus's distinct pieces by ``cut``."""
-    texts = [text for chunk in chunks for text in chunk.texts]
-    pieces, chars = [c.pieces for c in chunks], [c.chars for c in chunks]
-    kinds = [c.kinds for c in chunks] or [np.zeros((len(get_question_kinds().patterns), 0), bool)]
-    intents = [c.intents for c in chunks] or [np.zeros((0, preparer.labels))]
-    peak_mb = max((c.peak_mb for c in chunks), default=0.0)
-    chunks.clear()
-    merged = merge_chunks(pieces)
-    return PreparedClauses(
-        texts=texts,
-        words=words_of_pieces(merged, cut(merged.terms())),
-        chars=merge_chunks(chars),
-        kinds=np.concatenate(kinds, axis=1),
-        intents=np.concatenate(intents, axis=0),
-        worker_chunks=by_workers,
-        worker_peak_mb=peak_mb,
-    )
-
-
-_worker: tuple[ClausePreparer, PolicyTokenizer] | None = None
-
-
-def _start_worker(preparer: ClausePreparer) -> None:
-    """A worker's tokenizer, cutting as the building process's does."""
-    global _worker
-    tokenizer = preparer.tokenizer.build()
-    tokenizer.load_whole_dictionary()
-    _worker = (preparer, tokenizer)
-
-
-def _ready() -> None:
-    """Nothing: makes the pool start its processes."""
-
-
-def _cut_in_worker(keys: list[str]) -> list[tuple[str, ...]]:
-    assert _worker is not None, "worker not started"
-    return piece_words(_worker[1], keys)
-
-
-def _prepare_in_worker(raw: list[str], titles: list[str]) -> _Chunk:
-    assert _worker is not None, "worker not started"
-    preparer, tokenizer = _worker
-    chunk = preparer.prepare(tokenizer, raw, titles)
-    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
-    return replace(chunk, peak_mb=peak_mb)

@@ -148,6 +148,36 @@ def test_parts_stored_from_their_mirrored_files_without_waiting_and_ready_says_s
     assert not IndexParts(db_engine, version, "another release").ready("words")
 
 
+def test_a_part_is_built_while_the_one_before_is_stored_from_its_file(
+    db_engine: Engine, seeds_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import mmap
+    import threading
+
+    import retrieval.store
+
+    version = reload_corpus(engine=db_engine, corpus_dir=seeds_dir).version
+    stored = retrieval.store.save_index_part
+    release, sources = threading.Event(), []
+
+    def slow_save(engine: Engine, version: int, name: str, fp: str, data: object) -> bool:
+        sources.append(type(data))
+        assert release.wait(30)  # the database is slow
+        return stored(engine, version, name, fp, data)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(retrieval.store, "save_index_part", slow_save)
+    parts = IndexParts(db_engine, version, "fp", mirror=mirror_folder(tmp_path, "c", "fp"))
+    parts.bm25("words", lambda: TOKENS)
+    parts.array("kinds", lambda: np.arange(10))  # built while "words" is still being stored
+    parts.texts("texts", lambda: ["一", "二"])
+    assert parts.built == ["words", "kinds", "texts"]
+    assert load_index_part(db_engine, version, "words", "fp") is None  # not stored yet
+    release.set()
+    parts.finish()
+    assert sources == [mmap.mmap] * 3  # stored from the mirrored files, nothing held
+    assert load_index_part(db_engine, version, "texts", "fp") is not None
+
+
 def test_only_the_newest_mirrors_are_kept_and_nothing_else_is_touched(tmp_path: Path) -> None:
     import os
     import time

@@ -6,6 +6,9 @@ The worker tests start a real worker process (``spawn``): about a second each.
 from __future__ import annotations
 
 import logging
+import multiprocessing
+import os
+import time
 from functools import partial
 from pathlib import Path
 
@@ -17,7 +20,8 @@ from intents import OTHER, get_classifier
 from retrieval.corpus import read_corpus
 from retrieval.search import prepare
 from retrieval.search.chars import char_term_ids
-from retrieval.search.prepare import ClausePreparer, Preparation, PreparedClauses
+from retrieval.search.chunks import ClausePreparer, PreparedClauses
+from retrieval.search.prepare import Preparation
 from retrieval.search.query import get_question_kinds
 from retrieval.term_ids import TokenIds
 from retrieval.tokenize import TokenizerRecipe, get_tokenizer
@@ -81,13 +85,82 @@ def test_a_corpus_prepared_by_this_process_alone_is_prepared_as_clause_by_clause
 
 
 def test_chunks_prepared_by_a_worker_process_merge_into_the_same_index(
-    monkeypatch: pytest.MonkeyPatch,
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
     monkeypatch.setattr(prepare, "PARALLEL_MIN_PIECES", 0)  # the worker cuts half the pieces
     raw, titles = _clauses()
-    got = _prepared(_preparer(), workers=1, chunk_clauses=9, min_clauses=0)
+    with caplog.at_level(logging.WARNING, logger="retrieval.search.prepare"):
+        got = _prepared(_preparer(), workers=1, chunk_clauses=9, min_clauses=0)
     _assert_same(got, _expected(raw, titles))
     assert got.worker_chunks > 0 and got.worker_peak_mb > 0
+    assert not caplog.records  # nothing fell back to this process
+
+
+class _FailsInWorker:
+    """A topic profile that kills (``die``) or hangs its worker process on its third chunk."""
+
+    def __init__(self, how: str) -> None:
+        self.how = how
+        self.profile = partial(get_classifier().profile, labels=TOPICS)
+
+    def __call__(self, texts: list[str]) -> np.ndarray:
+        global _CALLS_IN_WORKER
+        if multiprocessing.parent_process() is not None:  # in the worker only
+            _CALLS_IN_WORKER += 1
+            if _CALLS_IN_WORKER == 3:
+                if self.how == "die":
+                    os._exit(9)
+                time.sleep(3600)
+        return self.profile(texts)
+
+
+_CALLS_IN_WORKER = 0
+
+
+@pytest.mark.parametrize("how", ["die", "hang"])
+def test_a_worker_that_dies_or_hangs_mid_build_leaves_its_chunks_to_this_process(
+    how: str, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    monkeypatch.setattr(prepare, "WORKER_TIMEOUT_SECONDS", 3.0)
+    raw, titles = _clauses()
+    preparer = ClausePreparer(get_tokenizer().recipe(), _FailsInWorker(how), len(TOPICS))
+    started = time.monotonic()
+    with caplog.at_level(logging.WARNING, logger="retrieval.search.prepare"):
+        got = _prepared(preparer, workers=1, chunk_clauses=9, min_clauses=0)
+    _assert_same(got, _expected(raw, titles))
+    assert got.worker_chunks > 0  # two chunks were done before it failed
+    assert any("worker failed" in record.getMessage() for record in caplog.records)
+    assert time.monotonic() - started < 60  # a hung worker is stopped, not waited for
+
+
+def test_workers_are_let_go_when_the_clauses_cannot_be_read() -> None:
+    def unreadable() -> tuple[list[str], list[str]]:
+        raise RuntimeError("the version was replaced meanwhile")
+
+    preparation = Preparation(
+        _preparer(), get_tokenizer(), unreadable, count=500, workers=1, min_clauses=0
+    )
+    with pytest.raises(RuntimeError):
+        preparation.start()
+    assert preparation._pool is None  # started before the read, stopped after it failed
+
+
+def test_workers_are_handed_at_most_their_share_at_the_start() -> None:
+    raw, titles = _clauses()
+    preparation = Preparation(
+        _preparer(),
+        get_tokenizer(),
+        lambda: (raw, titles),
+        workers=3,
+        chunk_clauses=10,
+        min_clauses=0,
+    )
+    try:
+        preparation.start()
+        chunks = len(preparation._chunks())
+        assert 0 < len(preparation._futures) <= chunks * 3 // 4
+    finally:
+        preparation.close()
 
 
 def test_a_worker_that_cannot_start_leaves_its_chunks_to_this_process(
@@ -122,7 +195,7 @@ def test_small_corpora_and_zero_workers_start_no_process() -> None:
     none = Preparation(_preparer(), get_tokenizer(), _clauses, workers=0, min_clauses=0)
     none.start()
     assert none._pool is None
-    assert prepare.default_workers() >= 0
+    assert 0 <= prepare.default_workers() <= 3
 
 
 def test_a_tokenizer_rebuilt_from_its_recipe_cuts_alike() -> None:
