@@ -241,9 +241,11 @@ class ClauseIndex:
         )
         ranked = top(self.fields, query, k, boost)
         coverages = self.word_coverage.coverages(query, ranked.positions, self.weights(query))
+        positions = ranked.positions
+        places = [1.0] * len(positions) if tiers is None else tiers[positions].tolist()
         hits = []
-        for position, score, bm25, (coverage, matched) in zip(
-            ranked.positions, ranked.scores, ranked.bm25, coverages, strict=True
+        for position, score, bm25, (coverage, matched), tier in zip(
+            positions, ranked.scores, ranked.bm25, coverages, places, strict=True
         ):
             clause = self.clauses[position]
             hits.append(
@@ -255,7 +257,7 @@ class ClauseIndex:
                     bm25=bm25,
                     coverage=coverage,
                     matched=matched,
-                    tier=1.0 if tiers is None else float(tiers[position]),
+                    tier=tier,
                 )
             )
         return hits

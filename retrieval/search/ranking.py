@@ -77,11 +77,13 @@ def top(fields: ClauseFields, query: Query, k: int, boost: QueryBoost) -> Ranked
     if best_words > 0:  # is one of theirs
         np.greater_equal(total, best_words / (1.0 + error) ** 2, out=scratch.flags)
         near_best = np.flatnonzero(scratch.flags)
-        total *= FIELD_WEIGHTS["words"] / best_words
+    # the fields added in units of the words' best (a factor that changes no rank, and saves
+    # a pass): each other field scaled to its best, in those units
+    unit = best_words / FIELD_WEIGHTS["words"] if best_words > 0 else 1.0
     if best_chars > 0:
-        total += np.multiply(chars, FIELD_WEIGHTS["chars"] / best_chars, out=scratch.other)
+        total += np.multiply(chars, FIELD_WEIGHTS["chars"] * unit / best_chars, out=scratch.other)
     if titles is not None and best_title > 0:
-        scaled = titles * (FIELD_WEIGHTS["title"] / best_title)
+        scaled = titles * (FIELD_WEIGHTS["title"] * unit / best_title)
         total += np.take(scaled, fields.doc_of_clause, out=scratch.other)
     candidates = _candidates(total, k, boost, 2 * error, scratch)  # the best's error, and its own
     if not len(candidates):
@@ -136,15 +138,16 @@ class _WordRows:
         bit for bit: each word's weight is looked up and added in the plain sums' order."""
         bm25 = np.zeros(len(positions), dtype=np.float64)
         looked_up = []
-        needles = positions.astype(np.int32, copy=False)  # the postings' own type: no casts
+        needles: dict[np.dtype, np.ndarray] = {}  # in the postings' own type: no casts
         for weight, clauses, data, word in self.rows:
-            slot = np.searchsorted(clauses, needles.astype(clauses.dtype, copy=False))
-            np.minimum(slot, len(clauses) - 1, out=slot)
-            here = clauses[slot] == positions
-            values = np.where(here, data[slot], 0.0)  # adding 0.0 leaves a sum's bits alone
-            bm25 += values if weight == 1.0 else values * weight
+            if clauses.dtype not in needles:
+                needles[clauses.dtype] = positions.astype(clauses.dtype)
+            slot = np.searchsorted(clauses, needles[clauses.dtype])  # past the end: clipped
+            here = clauses.take(slot, mode="clip") == positions
+            values = np.where(here, data.take(slot, mode="clip"), 0.0)  # adding 0.0 leaves
+            bm25 += values if weight == 1.0 else values * weight  # a sum's bits alone
             if TITLE_WORD_DISCOUNT > 0:
-                looked_up.append((weight, values, here & word.through[slot]))
+                looked_up.append((weight, values, here & word.through.take(slot, mode="clip")))
         scores = bm25.copy()
         for weight, values, running in looked_up:
             scores -= np.where(running, TITLE_WORD_DISCOUNT * weight * values, 0.0)
@@ -206,7 +209,7 @@ class Boosts:
     def of(self, query: Query, tiers: np.ndarray | None, excluded: np.ndarray) -> QueryBoost:
         """The factors of ``query`` (as ``topic_and_kind_boost`` applies them, then the
         opening prior unless the question is about the document, then ``tiers``), with
-        ``excluded`` positions scored 0."""
+        ``excluded`` positions scored 0 (``bound``: of all of them but the tiers)."""
         topics, bound = None, 1.0
         if query.intents and self.labels:
             weights = np.array([query.intents.get(label, 0.0) for label in self.labels])
@@ -223,15 +226,14 @@ class Boosts:
         opening = None if self.opening_exempt & set(query.kinds) else self.opening_prior
         if opening is not None:
             bound *= self._opening_max
-        if tiers is not None:
-            bound *= float(tiers.max()) if len(tiers) else 0.0
         profile = self.intent_profile
         return QueryBoost(profile, topics, tuple(kinds), opening, tiers, excluded, bound)
 
 
 @dataclass(frozen=True, slots=True)
 class QueryBoost:
-    """A question's factors, read at any clauses; no clause's factors multiply above ``bound``."""
+    """A question's factors, read at any clauses; no clause's factors but its place tier
+    multiply above ``bound`` (ranking reads the tiers with the fields' total)."""
 
     profile: np.ndarray
     topics: np.ndarray | None  # the question's topic weights, summing to 1 (None: no boost)
@@ -268,32 +270,28 @@ def _candidates(
     """The clauses (ascending) that may be among the ``k`` best once boosted, given their
     fields' ``total`` within ``margin`` (relative): the boosted k-th best of the clauses
     leading by ``total`` bounds the rest, and those that may reach it are boosted to see."""
-    if not boost.bound > 0:
-        return np.zeros(0, dtype=np.int64)
-    proxy = total
+    proxy = total  # what no clause's boosted score exceeds, but for ``boost.bound``
     if boost.tiers is not None:
         proxy = np.multiply(total, boost.tiers, out=scratch.other)
-    leading = _leading(proxy, k, scratch)
+    floor = 0.0
+    if len(proxy) > _SAMPLE_STRIDE * k * 4:  # a strided sample's k-th best: some 64·k lead
+        sample = proxy[::_SAMPLE_STRIDE]
+        floor = max(float(np.partition(sample, len(sample) - k)[len(sample) - k]), 0.0)
+    leading = _at_least(proxy, floor, scratch)
+    best = leading
     if len(leading) > _LEADING * k:  # boosting thousands costs more than the bound saves
         cut = len(leading) - _LEADING * k
-        leading = leading[np.argpartition(proxy[leading], cut)[cut:]]
-    theta = _kth(boost.at(total[leading], leading), k)
+        best = leading[np.argpartition(proxy[leading], cut)[cut:]]
+    theta = _kth(boost.at(total[best], best), k)
     spread = (1.0 - margin) / (1.0 + margin)
-    floor = theta * spread / (boost.bound * (1.0 + margin)) if theta > 0 else 0.0
-    rest = _at_least(total, floor, scratch)
+    reach = theta * spread / (boost.bound * (1.0 + margin)) if theta > 0 else 0.0
+    if floor > 0 and reach >= floor:  # all that may reach theta lead already
+        rest = leading[proxy[leading] >= reach]
+    else:
+        rest = _at_least(proxy, reach, scratch)
     score = boost.at(total[rest], rest)
     theta = _kth(score, k)
     return rest[score >= theta * spread] if theta > 0 else rest[score > 0]
-
-
-def _leading(scores: np.ndarray, k: int, scratch: _Arrays) -> np.ndarray:
-    """Some clauses with the best ``scores``, at least ``k`` of them when that many are
-    positive: those at or above a strided sample's k-th best."""
-    floor = 0.0
-    if len(scores) > _SAMPLE_STRIDE * k * 4:
-        sample = scores[::_SAMPLE_STRIDE]
-        floor = max(float(np.partition(sample, len(sample) - k)[len(sample) - k]), 0.0)
-    return _at_least(scores, floor, scratch)
 
 
 def _at_least(scores: np.ndarray, floor: float, scratch: _Arrays) -> np.ndarray:
