@@ -8,8 +8,8 @@ clauses and counts each word's discount again for every question. Here:
 - the words field is added in one pass over the question's postings, each word's discount
   folded into weights kept per word (``ClauseFields.word``); the characters and titles are
   added as the plain way adds them;
-- the fields are scaled and added into arrays kept by the thread (a search that made and freed
-  them had the allocator hand back fresh pages: hundreds of page faults a question);
+- the fields are added and scaled in arrays kept from one search to the next (a search that
+  made and freed them had the allocator hand back fresh pages: 800 page faults a question);
 - the boosts are read only at the clauses that may still rank: the boosted k-th best of the
   clauses leading before boosts bounds every other clause, as no clause's factors multiply
   above ``QueryBoost.bound``;
@@ -20,7 +20,7 @@ clauses and counts each word's discount again for every question. Here:
 
 from __future__ import annotations
 
-import threading
+import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -61,7 +61,14 @@ def top(fields: ClauseFields, query: Query, k: int, boost: QueryBoost) -> Ranked
     n = len(fields.doc_of_clause)
     if k <= 0 or not n:
         return Ranked([], [], [])
-    scratch = _scratch.arrays(n)
+    scratch = _scratch.take(n)
+    try:
+        return _top(fields, query, k, boost, scratch)
+    finally:
+        _scratch.give_back(scratch)
+
+
+def _top(fields: ClauseFields, query: Query, k: int, boost: QueryBoost, scratch: _Arrays) -> Ranked:
     words = _WordRows(fields, query)
     total = words.approximate(scratch.words, scratch)
     chars = scratch.chars
@@ -325,17 +332,25 @@ class _Arrays:
         self.weighed32 = np.empty(_CHUNK, dtype=np.float32)
 
 
-class _Scratch(threading.local):
-    """Scratch arrays kept by each thread from one search to the next (see the module's
-    docstring): a few arrays of the corpus's length, and a few of ``_CHUNK``."""
+class _Scratch:
+    """Scratch arrays kept from one search to the next (see the module's docstring): a search
+    takes a set, and gives it back; as many sets are kept as searches can add at once (one a
+    core), a search beyond them makes its own."""
 
-    def __init__(self) -> None:
-        self._arrays: _Arrays | None = None
+    def __init__(self, kept: int) -> None:
+        self._kept = kept
+        self._free: list[_Arrays] = []
 
-    def arrays(self, n: int) -> _Arrays:
-        if self._arrays is None or self._arrays.n != n:
-            self._arrays = _Arrays(n)
-        return self._arrays
+    def take(self, n: int) -> _Arrays:
+        try:
+            arrays = self._free.pop()  # atomic: no two searches take the same set
+        except IndexError:
+            return _Arrays(n)
+        return arrays if arrays.n == n else _Arrays(n)
+
+    def give_back(self, arrays: _Arrays) -> None:
+        if len(self._free) < self._kept:
+            self._free.append(arrays)
 
 
-_scratch = _Scratch()
+_scratch = _Scratch(kept=os.cpu_count() or 1)

@@ -113,6 +113,7 @@ class ClauseFields:
                 if TITLE_WORD_DISCOUNT > 0
                 else data.astype(np.float64)
             )
+            through.flags.writeable = folded.flags.writeable = False  # read by every question
             kept = Word(through, folded)
             with contextlib.suppress(RuntimeError):  # another thread changed the dict
                 if sum(len(w.folded) for w in self._words.values()) + len(clauses) > WORDS_KEPT:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import dataclasses
 import random
 from collections.abc import Collection
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import pytest
@@ -113,6 +114,17 @@ def test_search_ranks_and_scores_as_the_plain_way(
             assert searched(index, query, k, tiers) == expected, (question, places)
             shown = [index.clauses[p].id for p, _, _ in expected[: rng.randint(0, len(expected))]]
             assert searched(index, query, k, tiers, shown) == plain(index, query, k, tiers, shown)
+
+
+def test_searches_at_once_in_threads_rank_as_searches_one_at_a_time(
+    index: ClauseIndex, queries: QueryBuilder
+) -> None:
+    """Each search takes its own scratch arrays: none sees another's sums."""
+    built = [queries.build(question) for question in QUESTIONS]
+    alone = [searched(index, query, 20) for query in built]
+    with ThreadPoolExecutor(4) as pool:
+        together = list(pool.map(lambda query: searched(index, query, 20), built * 4))
+    assert together == alone * 4
 
 
 def test_a_query_without_words_or_topics_ranks_as_the_plain_way(
@@ -228,7 +240,7 @@ def test_candidates_are_every_clause_the_first_pass_may_misplace(seed: int) -> N
         bound=1.0 + ranking.INTENT_BOOST,  # the largest topic factor: profile values < 1
     )
     boost = dataclasses.replace(boost, bound=boost.bound * 4.0)  # two kinds, at most 2× each
-    candidates = ranking._candidates(total, k, boost, margin, ranking._scratch.arrays(n))
+    candidates = ranking._candidates(total, k, boost, margin, ranking._Arrays(n))
     boosted = boost.at(total, np.arange(n))
     if np.count_nonzero(boosted > 0) >= k:
         kth = np.sort(boosted)[-k]
