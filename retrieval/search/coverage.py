@@ -99,9 +99,8 @@ class Coverage:
         words = []
         for term in query.content_terms:
             probe = _Probe(term, query.alternatives[term], self.artifact(term))
-            in_title = {doc: bool(probe.alternatives & title) for doc, title in titles.items()}
             present = [
-                here or in_title[doc]
+                here or bool(probe.alternatives & titles[doc])
                 for here, doc in zip(self._in_clauses(probe, at).tolist(), docs, strict=True)
             ]
             words.append((term, probe, weight[term], present))
