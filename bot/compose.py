@@ -98,7 +98,8 @@ class ExcerptCutter:
     ) -> float:
         """What a sentence answers: the question's words it holds, by information, more when
         it holds what the question asks for (a date for 什么时候, a phone for 电话, an amount)."""
-        tokens = set(self.tokenizer.tokens(sentence))
+        normalized = normalize_text(sentence)  # once: the tokens are cut from it too
+        tokens = set(self.tokenizer.tokens(normalized, normalized=True))
         score = 0.0
         for term in query.content_terms:
             if query.alternatives[term] & tokens or (
@@ -108,7 +109,6 @@ class ExcerptCutter:
                 score += query.information[term] * (1.0 - TITLE_WORD_DISCOUNT * titled)
         if score > 0 and wants_amount and self.rules.amount.search(sentence):
             score *= 1.5
-        normalized = normalize_text(sentence)
         for kind in query.kinds:
             pattern = self.kinds.patterns.get(kind)
             if pattern is not None and pattern.search(normalized):

@@ -47,8 +47,9 @@ def relevant_hits(
         for label, score in topics.items()
         if label in specific_topics and label in index.labels and score >= 0.5 and score >= general
     ]
-    if columns:  # a 5G question is answered by clauses about 5G, not merely about 补贴
-        hits = [h for h in hits if index.intent_profile[h.position, columns].max() > 0]
+    if columns and hits:  # a 5G question is answered by clauses about 5G, not merely about 补贴
+        rows = index.intent_profile[[h.position for h in hits]][:, columns]
+        hits = [h for h, about in zip(hits, (rows.max(axis=1) > 0).tolist(), strict=True) if about]
     if not hits:
         return []
     strong = [h for h in hits if h.coverage >= MIN_COVERAGE + _away_margin(h, placed)]

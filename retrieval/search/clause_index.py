@@ -9,19 +9,21 @@ from __future__ import annotations
 
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Generic, TypeVar
 
 import numpy as np
 
-from retrieval.index import top_k
 from retrieval.index_parts import IndexParts
 from retrieval.memory import release_freed_memory
 from retrieval.places import Place
 from retrieval.search.chars import compact
+from retrieval.search.chunks import ClausePreparer
 from retrieval.search.coverage import Coverage
-from retrieval.search.prepare import ClausePreparer, Preparation
+from retrieval.search.prepare import Preparation
 from retrieval.search.query import Query, get_question_kinds
-from retrieval.search.scoring import MIN_FIELD_IDF, ClauseFields, topic_and_kind_boost
+from retrieval.search.ranking import Boosts, top
+from retrieval.search.scoring import MIN_FIELD_IDF, ClauseFields
 from retrieval.search.tiers import PlaceTiers
 from retrieval.store import ClauseColumns, LiveCorpus, StoredClause, StoredDocument
 from retrieval.tokenize import PolicyTokenizer
@@ -247,43 +249,43 @@ class ClauseIndex:
         by its place, ``exclude_ids`` are clauses already shown (paging)."""
         if not self.clauses:
             return []
-        bm25 = self.words.scores(query.terms)
-        score = self.field_scores(query, bm25)
-        score = topic_and_kind_boost(
-            score,
-            query,
-            labels=self.labels,
-            intent_profile=self.intent_profile,
-            kind_masks=self.kind_masks,
+        excluded = [self.position_of.get(passage_id) for passage_id in exclude_ids]
+        boost = self._boosts.of(
+            query, tiers, np.array(sorted(p for p in excluded if p is not None), dtype=np.int64)
         )
-        if not self.kinds.opening_exempt & set(query.kinds):
-            score = score * self.opening_prior
-        if tiers is not None:
-            score = score * tiers
-        if exclude_ids:
-            score = score.copy()
-            for passage_id in exclude_ids:
-                position = self.position_of.get(passage_id)
-                if position is not None:
-                    score[position] = 0.0
-        positions = top_k(score, k)
+        ranked = top(self.fields, query, k, boost)
+        positions = ranked.positions
         coverages = self.word_coverage.coverages(query, positions, self.weights(query))
+        places = [1.0] * len(positions) if tiers is None else tiers[positions].tolist()
         hits = []
-        for position, (coverage, matched) in zip(positions, coverages, strict=True):
+        for position, score, bm25, (coverage, matched), tier in zip(
+            positions, ranked.scores, ranked.bm25, coverages, places, strict=True
+        ):
             clause = self.clauses[position]
             hits.append(
                 Hit(
                     position=position,
                     clause=clause,
                     document=self.documents[clause.doc_key],
-                    score=float(score[position]),
-                    bm25=float(bm25[position]),
+                    score=score,
+                    bm25=bm25,
                     coverage=coverage,
                     matched=matched,
-                    tier=1.0 if tiers is None else float(tiers[position]),
+                    tier=tier,
                 )
             )
         return hits
+
+    @cached_property
+    def _boosts(self) -> Boosts:
+        """What moves clauses after their fields are added, with its bounds (kept)."""
+        return Boosts(
+            labels=self.labels,
+            intent_profile=self.intent_profile,
+            kind_masks=self.kind_masks,
+            opening_prior=self.opening_prior,
+            opening_exempt=self.kinds.opening_exempt,
+        )
 
     def weights(self, query: Query) -> dict[str, float]:
         """What each of the question's words says here (see ``Coverage.information``)."""

@@ -7,9 +7,12 @@ question's information, or the honest answer is "not found" (see bot.answering).
 
 from __future__ import annotations
 
+import contextlib
 import math
 import re
 from collections.abc import Sequence
+from functools import lru_cache
+from typing import TypeVar
 
 import numpy as np
 
@@ -29,7 +32,13 @@ ARTIFACT_WEIGHT = 0.5  # a cut no dictionary knows (奖给) says half as much
 ARTIFACT_MAX_CHARS = 3  # longer unknown words are real compounds (助保贷款), not artifacts
 SPLIT_GAP = 3  # 过桥贷款 is found in 过桥融资贷款: its two halves this few characters apart
 
+HOLDING_KEPT_BYTES = 16 << 20  # words whose documents are kept: a byte a document each
+IN_DOCUMENT_KEPT = 1 << 17  # (word, document) pairs whose answer is kept (some 20 MB)
+
 _AMOUNT = re.compile(r"[0-9]+(?:\.[0-9]+)?(?:万|亿|元|%|千万|百万)")
+
+_K = TypeVar("_K")
+_V = TypeVar("_V")
 
 
 class Coverage:
@@ -56,6 +65,11 @@ class Coverage:
         self.document_clauses = document_clauses
         self.document_text = document_text
         self._max_idf = math.log(max(len(context_text), 2))
+        # what depends on the index alone, kept across questions (bounded, see the constants)
+        self._holding: dict[str, np.ndarray] = {}  # word -> per document, whether one of its
+        # clauses has the word (read from the word's postings once)
+        self._in_document: dict[tuple[str, frozenset[str], int], bool] = {}  # (word, its
+        # alternatives, document) -> whether the document has it (see ``_finds``)
 
     def weights(self, query: Query) -> dict[str, float]:
         """What each of the question's words says here (see ``information``)."""
@@ -81,71 +95,72 @@ class Coverage:
             return [(0.0, ())] * len(positions)
         at = np.asarray(positions, dtype=np.int64)
         docs = self.doc_of_clause[at].tolist() if len(at) else []
-        has_word: dict[str, list[bool]] = {}
+        titles = {doc: self._title_words[doc] for doc in set(docs)}
+        words = []
         for term in query.content_terms:
-            alternatives = query.alternatives[term]
-            present = np.zeros(len(at), dtype=bool)
-            for alternative in alternatives:
-                clauses = self.words.postings(alternative)  # ascending
-                if len(clauses):
-                    slot = np.minimum(np.searchsorted(clauses, at), len(clauses) - 1)
-                    present |= clauses[slot] == at
-            has_word[term] = [
-                here or bool(alternatives & self._title_words[doc])
-                for here, doc in zip(present.tolist(), docs, strict=True)
+            probe = _Probe(term, query.alternatives[term], self.artifact(term))
+            present = [
+                here or bool(probe.alternatives & titles[doc])
+                for here, doc in zip(self._in_clauses(probe, at).tolist(), docs, strict=True)
             ]
-        in_document: dict[tuple[str, int], bool] = {}
+            words.append((term, probe, weight[term], present))
         results = []
         for row, position in enumerate(positions):
             doc = docs[row]
             text: str | None = None
             matched: list[str] = []
-            for term in query.content_terms:
-                if not has_word[term][row]:
+            here = away = 0.0  # added to in the words' order, as sum() adds
+            for term, probe, information, present in words:
+                if not present[row]:
                     if text is None:
                         text = self.context_text[position]
-                    if not self._finds_in_text(query, term, text):
+                    if not probe.finds(text):
+                        if self._finds(probe, doc):
+                            away += information
                         continue
                 matched.append(term)
-            elsewhere = []
-            for term in query.content_terms:
-                if term in matched:
-                    continue
-                key = (term, doc)
-                if key not in in_document:
-                    in_document[key] = self._finds(query, term, doc)
-                if in_document[key]:
-                    elsewhere.append(term)
-            found = sum(weight[t] for t in matched) + DOCUMENT_CREDIT * sum(
-                weight[t] for t in elsewhere
-            )
-            results.append((found / total, tuple(matched)))
+                here += information
+            results.append(((here + DOCUMENT_CREDIT * away) / total, tuple(matched)))
         return results
 
-    def _finds(self, query: Query, term: str, doc: int) -> bool:
-        """Whether ``term`` (or a synonym) is in document ``doc``: among its title's or its
-        clauses' words (read from the words' postings: no set of a document's words is made),
-        else in its text (joined only when the words do not tell)."""
-        alternatives = query.alternatives[term]
-        if alternatives & self._title_words[doc]:
-            return True
-        clauses = self.document_clauses[doc]
-        for alternative in alternatives:
-            postings = self.words.postings(alternative)  # ascending, like ``clauses``
-            if len(postings) and len(clauses):
-                slot = np.minimum(np.searchsorted(postings, clauses), len(postings) - 1)
-                if bool((postings[slot] == clauses).any()):
-                    return True
-        return self._finds_in_text(query, term, self.document_text[doc])
+    def _in_clauses(self, probe: _Probe, at: np.ndarray) -> np.ndarray:
+        """Per clause at ``at``, whether it has ``probe``'s word (or a synonym) among its
+        words, read from the words' postings (ascending)."""
+        present = np.zeros(len(at), dtype=bool)
+        needles = at.astype(np.int32) if len(self.doc_of_clause) < 2**31 else at
+        for alternative in probe.alternatives:
+            clauses = self.words.postings(alternative)
+            if len(clauses):
+                slot = np.searchsorted(clauses, needles.astype(clauses.dtype, copy=False))
+                np.minimum(slot, len(clauses) - 1, out=slot)
+                present |= clauses[slot] == at
+        return present
 
-    def _finds_in_text(self, query: Query, term: str, text: str) -> bool:
-        """Whether ``term`` (or a synonym) is in this text, whole, mostly or split."""
-        return bool(
-            any(alternative in text for alternative in query.alternatives[term])
-            or _mostly_in(term, text)
-            or _split_in(term, text)
-            or (self.artifact(term) and all(char in text for char in term))
-        )
+    def _finds(self, probe: _Probe, doc: int) -> bool:
+        """Whether ``probe``'s word (or a synonym) is in document ``doc``: among its title's
+        or its clauses' words (which documents hold a word is read once from its postings),
+        else in its text (joined only when the words do not tell). The answer depends on
+        the index alone: kept (up to ``IN_DOCUMENT_KEPT`` of them)."""
+        key = (probe.term, probe.alternatives, doc)
+        found = self._in_document.get(key)
+        if found is None:
+            found = (
+                bool(probe.alternatives & self._title_words[doc])
+                or any(self._documents_holding(word)[doc] for word in probe.alternatives)
+                or probe.finds(self.document_text[doc])
+            )
+            _keep(self._in_document, key, found, IN_DOCUMENT_KEPT)
+        return found
+
+    def _documents_holding(self, word: str) -> np.ndarray:
+        """Per document, whether one of its clauses has ``word`` among its words (kept)."""
+        holding = self._holding.get(word)
+        if holding is None:
+            holding = np.zeros(len(self.document_clauses), dtype=bool)
+            holding[self.doc_of_clause[self.words.postings(word)]] = True
+            kept = max(1, HOLDING_KEPT_BYTES // max(len(holding), 1))
+            _keep(self._holding, word, holding, kept)
+        return holding
 
     def information(self, query: Query, term: str) -> float:
         """How much a question's word says here: its surprisal in general Chinese, scaled by
@@ -171,22 +186,46 @@ class Coverage:
         )
 
 
-def _split_in(term: str, text: str) -> bool:
-    """A word whose two halves occur in order, a few characters apart (过桥…贷款)."""
-    for cut in range(2, len(term) - 1):
-        head, tail = term[:cut], term[cut:]
-        start = text.find(head)
-        while start >= 0:
-            after = start + len(head)
-            if tail in text[after : after + SPLIT_GAP + len(tail)]:
-                return True
-            start = text.find(head, start + 1)
-    return False
+class _Probe:
+    """One question word, made ready to be looked for in texts: whole (or a synonym) or
+    split (its halves a few characters apart) in one scan of a text, mostly (most of its
+    character pairs) or, for a cut no dictionary knows, character by character."""
+
+    __slots__ = ("_chars", "_pairs", "_pattern", "alternatives", "term")
+
+    def __init__(self, term: str, alternatives: frozenset[str], artifact: bool) -> None:
+        self.term, self.alternatives = term, alternatives
+        self._pattern = _pattern(term, alternatives)
+        self._pairs = [term[i : i + 2] for i in range(len(term) - 1)] if len(term) >= 3 else []
+        self._chars = term if artifact else ""
+
+    def finds(self, text: str) -> bool:
+        if self._pattern.search(text) is not None:
+            return True
+        pairs = self._pairs  # a long word whose pairs mostly occur (首台套 in 首台(套))
+        if pairs and sum(pair in text for pair in pairs) > FUZZY_SHARE * len(pairs):
+            return True
+        return bool(self._chars) and all(char in text for char in self._chars)
 
 
-def _mostly_in(term: str, text: str) -> bool:
-    """A long word whose character pairs mostly occur in ``text`` (首台套 in 首台(套))."""
-    if len(term) < 3:
-        return False
-    pairs = [term[i : i + 2] for i in range(len(term) - 1)]
-    return sum(pair in text for pair in pairs) > FUZZY_SHARE * len(pairs)
+@lru_cache(maxsize=4096)
+def _pattern(term: str, alternatives: frozenset[str]) -> re.Pattern[str]:
+    """Any of ``alternatives``, or any cut of ``term`` (each half two characters or more)
+    with up to ``SPLIT_GAP`` characters between its halves (过桥…贷款)."""
+    whole = [re.escape(alternative) for alternative in sorted(alternatives)]
+    split = [
+        f"{re.escape(term[:cut])}.{{0,{SPLIT_GAP}}}{re.escape(term[cut:])}"
+        for cut in range(2, len(term) - 1)
+    ]
+    return re.compile("|".join(whole + split), re.DOTALL) if whole + split else _NOTHING
+
+
+def _keep(kept: dict[_K, _V], key: _K, value: _V, limit: int) -> None:
+    """``kept[key] = value``, the oldest entry let go first when ``limit`` are kept."""
+    if len(kept) >= limit:
+        with contextlib.suppress(RuntimeError, KeyError, StopIteration):  # a racing thread
+            kept.pop(next(iter(kept)))
+    kept[key] = value
+
+
+_NOTHING = re.compile(r"(?!)")  # matches no text
