@@ -120,5 +120,17 @@ def prepare_in_worker(raw: list[str], titles: list[str]) -> PreparedChunk:
     assert _worker is not None, "worker not started"
     preparer, tokenizer = _worker
     chunk = preparer.prepare(tokenizer, raw, titles)
-    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
-    return replace(chunk, peak_mb=peak_mb)
+    return replace(chunk, peak_mb=_peak_mb())
+
+
+def _peak_mb() -> float:
+    """This process's peak resident size: VmHWM, its own image's. (``ru_maxrss`` would count
+    the building process's size too: a spawned worker is a copy of it until it execs.)"""
+    try:
+        with open("/proc/self/status", encoding="ascii") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024
+    except (OSError, ValueError):
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # not Linux
