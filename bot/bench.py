@@ -139,6 +139,7 @@ def run_bench(
     from bot.settings import Settings, get_settings
     from intents import get_classifier
     from retrieval.corpus import CorpusRead, read_corpus
+    from retrieval.memory import release_freed_memory
     from retrieval.search import get_synonyms
     from retrieval.store import swap_corpus
     from retrieval.tokenize import get_tokenizer
@@ -166,6 +167,8 @@ def run_bench(
             index_dir=index_dir,
             _env_file=None,  # type: ignore[call-arg]
         )
+        gc.collect()
+        release_freed_memory()  # the baseline without what earlier work freed (a build trims)
         rss_before, peak_before = rss_mb(), peak_mb()
         started = time.perf_counter()
         service = AnswerService(engine, settings)
