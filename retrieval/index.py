@@ -223,7 +223,11 @@ class SparseBM25:
 
     def to_bytes(self) -> bytearray:
         """The finished arrays (weights, idf, postings, forward lists), the counts and the
-        vocabulary: ``from_bytes`` maps them back and recomputes nothing."""
+        vocabulary, packed: ``from_bytes`` maps them back and recomputes nothing."""
+        return pack(self.arrays())
+
+    def arrays(self) -> dict[str, np.ndarray]:
+        """What ``to_bytes`` packs, by name (to pack them straight into a file)."""
         vocabulary = _TERM_SEPARATOR.join(self.terms).encode("utf-8")
         nan = float("nan")
         arrays: dict[str, np.ndarray] = {
@@ -241,7 +245,7 @@ class SparseBM25:
         }
         if self._forward is not None:
             arrays.update(zip(_FORWARD, self._forward, strict=True))
-        return pack(arrays)
+        return arrays
 
     @classmethod
     def from_bytes(cls, blob: bytes | bytearray | memoryview | mmap.mmap) -> SparseBM25:

@@ -23,7 +23,7 @@ import os
 import shutil
 import tempfile
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures import wait as futures_wait
 from functools import lru_cache
@@ -34,7 +34,7 @@ import numpy as np
 from sqlalchemy.engine import Engine
 
 from retrieval.index import SparseBM25
-from retrieval.packed import StringColumn, pack, unpack
+from retrieval.packed import StringColumn, pack, unpack, write_packed
 from retrieval.term_ids import TokenIds
 
 log = logging.getLogger(__name__)
@@ -123,20 +123,20 @@ class IndexParts:
         yields (one per clause, encoded as they come: a corpus's token strings are never all
         held at once)."""
 
-        def make() -> bytearray:
-            return bm25_bytes(build(), forward=forward, dtype=dtype, min_idf=min_idf)
+        def make() -> dict[str, np.ndarray]:
+            return bm25_arrays(build(), forward=forward, dtype=dtype, min_idf=min_idf)
 
         return self._part(name, make, SparseBM25.from_bytes)
 
     def array(self, name: str, build: Callable[[], np.ndarray]) -> np.ndarray:
         """A numeric array (a mask, a matrix of per-clause scores)."""
-        return self._part(name, lambda: pack({"array": build()}), lambda b: unpack(b)["array"])
+        return self._part(name, lambda: {"array": build()}, lambda b: unpack(b)["array"])
 
     def texts(self, name: str, build: Callable[[], Iterable[str]]) -> StringColumn:
         """A list of strings (per-clause normalised texts), decoded a row at a time."""
         return self._part(
             name,
-            lambda: pack(StringColumn.of(build()).arrays(name)),
+            lambda: StringColumn.of(build()).arrays(name),
             lambda blob: StringColumn.from_arrays(unpack(blob), name),
         )
 
@@ -154,7 +154,7 @@ class IndexParts:
             check(arrays)
             return arrays
 
-        return self._part(name, lambda: pack(build()), decode)
+        return self._part(name, build, decode)
 
     def ready(self, name: str) -> bool:
         """Whether the part can be had without building it: mirrored here or stored whole."""
@@ -173,11 +173,12 @@ class IndexParts:
     def _part(
         self,
         name: str,
-        build: Callable[[], bytearray],
+        build: Callable[[], Mapping[str, np.ndarray]],
         decode: Callable[[bytes | bytearray | mmap.mmap], _Part],
     ) -> _Part:
         """The part: mapped from the mirror, read from the database (and mirrored), or built
-        (and stored and mirrored). Whatever cannot be decoded is dropped, never served."""
+        (its arrays written straight into the mirror, then stored from there). Whatever cannot
+        be decoded is dropped, never served."""
         from retrieval.store import delete_index_part, load_index_part
 
         part = self._mapped(name, decode)
@@ -201,15 +202,22 @@ class IndexParts:
                 log.warning("index part %s of version %s unreadable", name, self.version)
                 if blob is not None:
                     delete_index_part(self.engine, self.version, name, self.fingerprint)
-        blob = build()
+        arrays = build()
         self.built.append(name)
-        mirrored = self._mirrored_bytes(name) if self._write(name, blob) else None
-        if self.engine is not None:  # stored while the next part is built
-            self._store(name, blob if mirrored is None else mirrored, held=mirrored is None)
+        mirrored = self._mirrored_bytes(name) if self._write(name, arrays) else None
         if mirrored is not None:  # served from the page cache, shared; stored from there too
+            del arrays
+            if self.engine is not None:  # stored while the next part is built
+                self._store(name, mirrored, held=False)
             part = self._mapped(name, decode)
             if part is not None:
                 return part
+            blob = bytearray(mirrored)
+        else:  # no mirror: the part is held in memory, packed
+            blob = pack(arrays)
+            del arrays
+            if self.engine is not None:
+                self._store(name, blob, held=True)
         return decode(blob)
 
     def _mirrored_bytes(self, name: str) -> mmap.mmap | None:
@@ -296,9 +304,9 @@ class IndexParts:
             name, lambda file: copy_index_part(engine, self.version, name, self.fingerprint, file)
         )
 
-    def _write(self, name: str, blob: bytes | bytearray) -> bool:
-        """Mirror a part this process holds."""
-        return self._mirror_file(name, lambda file: file.write(blob) == len(blob))
+    def _write(self, name: str, arrays: Mapping[str, np.ndarray]) -> bool:
+        """Mirror a part this process built, its arrays packed straight into the file."""
+        return self._mirror_file(name, lambda file: write_packed(arrays, file) > 0)
 
     def _mirror_file(self, name: str, fill: Callable[[BinaryIO], bool]) -> bool:
         """A part's file in the mirror, written to a temporary name, flushed to the disk and
@@ -326,30 +334,30 @@ class IndexParts:
         return False
 
 
-def bm25_bytes(
+def bm25_arrays(
     built: TokenIds | Iterable[Iterable[str]],
     *,
     forward: bool = False,
     dtype: type[np.floating] = np.float64,
     min_idf: float | None = None,
-) -> bytearray:
-    """A BM25 field of ``built`` (encoded clauses, or token lists), packed as it is stored."""
+) -> dict[str, np.ndarray]:
+    """A BM25 field of ``built`` (encoded clauses, or token lists), as the arrays it is stored
+    as; the clauses' term ids are let go before they are packed."""
     if isinstance(built, TokenIds):
         encoded = built
     else:
         encoded = TokenIds()
         for tokens in built:
             encoded.add(tokens)
+    del built
     if len(encoded.offsets) < 2:
         encoded.add(["∅"])
-    return SparseBM25.from_token_ids(
-        encoded.ids,
-        encoded.offsets,
-        encoded.terms(),
-        forward=forward,
-        dtype=dtype,
-        min_idf=min_idf,
-    ).to_bytes()
+    ids, offsets, terms = encoded.ids, encoded.offsets, encoded.terms()
+    del encoded
+    field = SparseBM25.from_token_ids(
+        ids, offsets, terms, forward=forward, dtype=dtype, min_idf=min_idf
+    )
+    return field.arrays()
 
 
 def _umask() -> int:

@@ -19,7 +19,7 @@ import json
 import mmap
 import struct
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from typing import Any, overload
+from typing import Any, BinaryIO, overload
 
 import numpy as np
 
@@ -30,6 +30,41 @@ _ALIGN = 64
 def pack(arrays: Mapping[str, np.ndarray]) -> bytearray:
     """The arrays in one buffer (see the module's layout), each copied into it once (a field
     of hundreds of megabytes is not copied again on the way)."""
+    contiguous, offsets, head, total = _layout(arrays)
+    out = bytearray(total)
+    out[: len(head)] = head
+    start = _start(head)
+    for name, array in contiguous.items():
+        if array.size:
+            place = np.frombuffer(out, array.dtype, array.size, start + offsets[name])
+            place[...] = array.reshape(-1)
+    return out
+
+
+def write_packed(arrays: Mapping[str, np.ndarray], file: BinaryIO) -> int:
+    """``pack``'s bytes written to ``file`` array by array (no copy of them all in memory: a
+    field's arrays and its packed buffer would be held at once); the number of bytes."""
+    contiguous, offsets, head, total = _layout(arrays)
+    file.write(head)
+    written, start = len(head), _start(head)
+    for name, array in contiguous.items():
+        at = start + offsets[name]
+        if at > written:
+            file.write(bytes(at - written))  # the alignment padding pack leaves as zeros
+            written = at
+        if array.size:
+            file.write(array.reshape(-1).data.cast("B"))
+            written += array.nbytes
+    if total > written:
+        file.write(bytes(total - written))
+    return total
+
+
+def _layout(
+    arrays: Mapping[str, np.ndarray],
+) -> tuple[dict[str, np.ndarray], dict[str, int], bytes, int]:
+    """The arrays made contiguous, each one's offset after the header, the magic with the
+    header's length and the header, and the whole size."""
     entries: dict[str, list[Any]] = {}
     offset = 0
     contiguous = {  # (np.ascontiguousarray would make a 0-d array 1-d)
@@ -42,16 +77,13 @@ def pack(arrays: Mapping[str, np.ndarray]) -> bytearray:
         entries[name] = [array.dtype.str, list(array.shape), offset]
         offset += array.nbytes
     header = json.dumps(entries, separators=(",", ":")).encode()
-    start = -(-(len(MAGIC) + 8 + len(header)) // _ALIGN) * _ALIGN
-    out = bytearray(start + offset)
-    out[: len(MAGIC)] = MAGIC
-    out[len(MAGIC) : len(MAGIC) + 8] = struct.pack("<Q", len(header))
-    out[len(MAGIC) + 8 : len(MAGIC) + 8 + len(header)] = header
-    for name, array in contiguous.items():
-        if array.size:
-            place = np.frombuffer(out, array.dtype, array.size, start + entries[name][2])
-            place[...] = array.reshape(-1)
-    return out
+    head = MAGIC + struct.pack("<Q", len(header)) + header
+    return contiguous, {n: e[2] for n, e in entries.items()}, head, _start(head) + offset
+
+
+def _start(head: bytes) -> int:
+    """Where the arrays start: after the magic, the header's length and the header, aligned."""
+    return -(-len(head) // _ALIGN) * _ALIGN
 
 
 def unpack(buffer: bytes | bytearray | memoryview | mmap.mmap) -> dict[str, np.ndarray]:

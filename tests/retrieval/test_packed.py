@@ -65,3 +65,25 @@ def test_clause_columns_give_back_every_field() -> None:
     assert columns.doc.tolist() == [1, 0, 1]
     assert columns.of_document(1) == [clauses[0], clauses[2]]
     assert columns.position_of == {"c1": 0, "c2": 1, "c3": 2}
+
+
+def test_arrays_written_to_a_file_are_the_packed_bytes() -> None:
+    """A part is written into its mirrored file array by array: the very bytes of ``pack``."""
+    import io
+
+    from retrieval.packed import write_packed
+
+    cases = [
+        {},
+        {"a": np.arange(5)},
+        {
+            "empty": np.zeros(0, dtype=np.int32),
+            "scalar": np.array(3.5),
+            "strided": np.arange(12, dtype=np.float32).reshape(3, 4)[:, ::2],
+            "bytes": np.frombuffer("政策".encode(), dtype=np.uint8),
+        },
+    ]
+    for arrays in cases:
+        file = io.BytesIO()
+        assert write_packed(arrays, file) == len(file.getvalue())
+        assert file.getvalue() == bytes(pack(arrays))
