@@ -41,19 +41,19 @@ class TermCounts:
         # sort): no array over all entries is made but the result itself, and no array over
         # the vocabulary per slice
         df = np.zeros(n_terms, dtype=np.int64)
-        for term, _, _ in slices:
-            df += np.bincount(term, minlength=n_terms)
+        for terms_here, runs, _, _ in slices:
+            df[terms_here] += runs  # a slice's terms are distinct
         indptr = np.zeros(n_terms + 1, dtype=np.int64)
         np.cumsum(df, out=indptr[1:])
-        most = max((int(tf.max()) for _, _, tf in slices if len(tf)), default=0)
+        wide = any(counts.dtype == np.uint32 for _, _, _, counts in slices)
         indices = np.empty(int(indptr[-1]), dtype=np.int32)
-        tf = np.empty(int(indptr[-1]), dtype=np.uint16 if most < 2**16 else np.uint32)
+        tf = np.empty(int(indptr[-1]), dtype=np.uint32 if wide else np.uint16)
         cursor = indptr[:-1].copy()
-        for term, doc, counts in slices:  # a slice's entries come sorted by term
-            starts = np.flatnonzero(np.diff(term, prepend=-1))
-            runs = np.diff(starts, append=len(term))
-            terms_here = term[starts]
-            at = np.repeat(cursor[terms_here] - starts, runs) + np.arange(len(term))
+        while slices:  # each slice let go once placed
+            terms_here, runs, doc, counts = slices.pop(0)
+            starts = np.zeros(len(runs), dtype=np.int64)
+            np.cumsum(runs[:-1], out=starts[1:])
+            at = np.repeat(cursor[terms_here] - starts, runs) + np.arange(len(doc))
             indices[at] = doc
             tf[at] = counts
             cursor[terms_here] += runs
@@ -62,17 +62,22 @@ class TermCounts:
 
 def _count_slice(
     ids: np.ndarray, offsets: np.ndarray, doc_len: np.ndarray, first: int, last: int
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(term, clause, count) of clauses ``first``..``last`` − 1, by term then clause: one key
-    per token, sorted in place and counted where a key changes."""
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The counts of clauses ``first``..``last`` − 1 by term then clause: the slice's distinct
+    terms and how many clauses each is in (not a term per entry: a slice is held until every
+    slice is counted), and each entry's clause and count (16 bits when they fit). One key per
+    token, sorted in place and counted where a key changes."""
     width = last - first
     keys = ids[offsets[first] : offsets[last]].astype(np.int64)
     keys *= width
     keys += np.repeat(np.arange(width, dtype=np.int32), doc_len[first:last])
     keys.sort()
     starts = np.flatnonzero(np.diff(keys, prepend=-1))
-    tf = np.diff(starts, append=len(keys)).astype(np.uint32)
+    tf = np.diff(starts, append=len(keys))
+    tf = tf.astype(np.uint16 if not len(tf) or int(tf.max()) < 2**16 else np.uint32)
     keys = keys[starts]
-    term = (keys // width).astype(np.int32)
     doc = (keys % width + first).astype(np.int32)
-    return term, doc, tf
+    keys //= width  # the entries' terms, ascending
+    term_starts = np.flatnonzero(np.diff(keys, prepend=-1))
+    runs = np.diff(term_starts, append=len(keys))
+    return keys[term_starts].astype(np.int32), runs, doc, tf
