@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import math
 import mmap
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 
 import numpy as np
 
@@ -272,6 +272,32 @@ class SparseBM25:
         has_forward = _FORWARD[0] in arrays
         index._forward = tuple(arrays[n] for n in _FORWARD) if has_forward else None  # type: ignore[assignment]
         return index
+
+
+def bm25_arrays(
+    built: TokenIds | Iterable[Iterable[str]],
+    *,
+    forward: bool = False,
+    dtype: type[np.floating] = np.float64,
+    min_idf: float | None = None,
+) -> dict[str, np.ndarray]:
+    """A BM25 field of ``built`` (encoded clauses, or token lists), as the arrays it is stored
+    as; the clauses' term ids are let go before they are packed."""
+    if isinstance(built, TokenIds):
+        encoded = built
+    else:
+        encoded = TokenIds()
+        for tokens in built:
+            encoded.add(tokens)
+    del built
+    if len(encoded.offsets) < 2:
+        encoded.add(["∅"])
+    ids, offsets, terms = encoded.ids, encoded.offsets, encoded.terms()
+    del encoded
+    field = SparseBM25.from_token_ids(
+        ids, offsets, terms, forward=forward, dtype=dtype, min_idf=min_idf
+    )
+    return field.arrays()
 
 
 def _okapi_idf(df: np.ndarray, n_docs: int, epsilon: float) -> np.ndarray:

@@ -33,7 +33,7 @@ from typing import BinaryIO, TypeVar
 import numpy as np
 from sqlalchemy.engine import Engine
 
-from retrieval.index import SparseBM25
+from retrieval.index import SparseBM25, bm25_arrays
 from retrieval.packed import StringColumn, pack, unpack, write_packed
 from retrieval.term_ids import TokenIds
 
@@ -332,32 +332,6 @@ class IndexParts:
         if temporary is not None:
             Path(temporary).unlink(missing_ok=True)
         return False
-
-
-def bm25_arrays(
-    built: TokenIds | Iterable[Iterable[str]],
-    *,
-    forward: bool = False,
-    dtype: type[np.floating] = np.float64,
-    min_idf: float | None = None,
-) -> dict[str, np.ndarray]:
-    """A BM25 field of ``built`` (encoded clauses, or token lists), as the arrays it is stored
-    as; the clauses' term ids are let go before they are packed."""
-    if isinstance(built, TokenIds):
-        encoded = built
-    else:
-        encoded = TokenIds()
-        for tokens in built:
-            encoded.add(tokens)
-    del built
-    if len(encoded.offsets) < 2:
-        encoded.add(["∅"])
-    ids, offsets, terms = encoded.ids, encoded.offsets, encoded.terms()
-    del encoded
-    field = SparseBM25.from_token_ids(
-        ids, offsets, terms, forward=forward, dtype=dtype, min_idf=min_idf
-    )
-    return field.arrays()
 
 
 def _umask() -> int:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import math
 import re
+from collections import OrderedDict
 from collections.abc import Sequence
 from functools import lru_cache
 from typing import TypeVar
@@ -66,10 +67,11 @@ class Coverage:
         self.document_text = document_text
         self._max_idf = math.log(max(len(context_text), 2))
         # what depends on the index alone, kept across questions (bounded, see the constants)
-        self._holding: dict[str, np.ndarray] = {}  # word -> per document, whether one of its
-        # clauses has the word (read from the word's postings once)
-        self._in_document: dict[tuple[str, frozenset[str], int], bool] = {}  # (word, its
-        # alternatives, document) -> whether the document has it (see ``_finds``)
+        # word -> per document, whether one of its clauses has the word (from its postings)
+        self._holding: OrderedDict[str, np.ndarray] = OrderedDict()
+        # (word, its alternatives, document, whether it is a cut no dictionary knows) ->
+        # whether the document has it (see ``_finds``)
+        self._in_document: OrderedDict[tuple[str, frozenset[str], int, bool], bool] = OrderedDict()
 
     def weights(self, query: Query) -> dict[str, float]:
         """What each of the question's words says here (see ``information``)."""
@@ -141,7 +143,7 @@ class Coverage:
         or its clauses' words (which documents hold a word is read once from its postings),
         else in its text (joined only when the words do not tell). The answer depends on
         the index alone: kept (up to ``IN_DOCUMENT_KEPT`` of them)."""
-        key = (probe.term, probe.alternatives, doc)
+        key = (probe.term, probe.alternatives, doc, probe.artifact)
         found = self._in_document.get(key)
         if found is None:
             found = (
@@ -158,7 +160,8 @@ class Coverage:
         if holding is None:
             holding = np.zeros(len(self.document_clauses), dtype=bool)
             holding[self.doc_of_clause[self.words.postings(word)]] = True
-            kept = max(1, HOLDING_KEPT_BYTES // max(len(holding), 1))
+            # a byte a document, and some 200 bytes of objects an entry
+            kept = max(1, HOLDING_KEPT_BYTES // (len(holding) + 200))
             _keep(self._holding, word, holding, kept)
         return holding
 
@@ -191,10 +194,10 @@ class _Probe:
     split (its halves a few characters apart) in one scan of a text, mostly (most of its
     character pairs) or, for a cut no dictionary knows, character by character."""
 
-    __slots__ = ("_chars", "_pairs", "_pattern", "alternatives", "term")
+    __slots__ = ("_chars", "_pairs", "_pattern", "alternatives", "artifact", "term")
 
     def __init__(self, term: str, alternatives: frozenset[str], artifact: bool) -> None:
-        self.term, self.alternatives = term, alternatives
+        self.term, self.alternatives, self.artifact = term, alternatives, artifact
         self._pattern = _pattern(term, alternatives)
         self._pairs = [term[i : i + 2] for i in range(len(term) - 1)] if len(term) >= 3 else []
         self._chars = term if artifact else ""
@@ -220,11 +223,12 @@ def _pattern(term: str, alternatives: frozenset[str]) -> re.Pattern[str]:
     return re.compile("|".join(whole + split), re.DOTALL) if whole + split else _NOTHING
 
 
-def _keep(kept: dict[_K, _V], key: _K, value: _V, limit: int) -> None:
-    """``kept[key] = value``, the oldest entry let go first when ``limit`` are kept."""
+def _keep(kept: OrderedDict[_K, _V], key: _K, value: _V, limit: int) -> None:
+    """``kept[key] = value``, the oldest entry let go first when ``limit`` are kept (an
+    ordered dict lets go of its oldest at once; a plain one steps over every slot freed)."""
     if len(kept) >= limit:
-        with contextlib.suppress(RuntimeError, KeyError, StopIteration):  # a racing thread
-            kept.pop(next(iter(kept)))
+        with contextlib.suppress(KeyError):  # another thread emptied it meanwhile
+            kept.popitem(last=False)
     kept[key] = value
 
 

@@ -20,12 +20,12 @@ clauses and counts each word's discount again for every question. Here:
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 
 import numpy as np
 
+from retrieval.cores import usable_cores
 from retrieval.index import SparseBM25
 from retrieval.search.query import Query
 from retrieval.search.scoring import (
@@ -38,10 +38,12 @@ from retrieval.search.scoring import (
     topic_affinity,
 )
 
-# The first pass adds the words in another order than the plain sums: a step rounds by 2⁻⁵³ of
-# the sum at most (all weights are positive), and this bounds it eight times over; every clause
-# the pass could misplace by its bound is scored again the plain way.
-_STEP_ERROR = 2.0**-50
+# The first pass adds the words in another order than the plain sums: each addition rounds by
+# 2⁻⁵³ of its sum at most (all weights are positive), and the plain way's subtracted discounts
+# can leave a score as small as (1 − TITLE_WORD_DISCOUNT) of the sum it was taken from, which
+# magnifies its rounding by 1 / (1 − discount): ``_relative_error`` bounds both, twice over;
+# every clause the pass could misplace by it is scored again the plain way.
+_UNIT_ROUNDING = 2.0**-53
 _SAMPLE_STRIDE = 64  # a 1/64 sample's k-th best leaves about 64·k clauses to bound the rest with
 _LEADING = 8  # of which the 8·k best (before boosts) are boosted: their k-th best bounds the rest
 _CHUNK = 1 << 16  # postings converted for adding at a time (a megabyte of scratch)
@@ -80,7 +82,7 @@ def _top(fields: ClauseFields, query: Query, k: int, boost: QueryBoost, scratch:
     best_title = 0.0
     if titles is not None:
         best_title = float(titles[fields.documents_with_clauses()].max())
-    error = (len(words.rows) + 4) * _STEP_ERROR  # of the words' first pass, relative
+    error = _relative_error(len(words.rows))  # of the words' first pass
     near_best = np.zeros(0, dtype=np.int64)  # where the words may score best: the exact best
     if best_words > 0:  # is one of theirs
         np.greater_equal(total, best_words / (1.0 + error) ** 2, out=scratch.flags)
@@ -128,14 +130,16 @@ class _WordRows:
         for term, weight in query.terms.items():
             if weight == 0:
                 continue
+            if weight < 0:  # the error bound holds for added weights only
+                raise ValueError(f"a negative word weight cannot be ranked: {term} {weight}")
             clauses, data = fields.words.row(term)
             if len(clauses):
                 self.rows.append((weight, clauses, data, fields.word(term)))
 
     def approximate(self, out: np.ndarray, scratch: _Arrays) -> np.ndarray:
-        """``out`` set to every clause's ``word_scores`` (within ``_STEP_ERROR`` a word and
-        four more, of the score) in one pass over the postings, the discount folded into each
-        word's weights (the plain way subtracts it after the sum)."""
+        """``out`` set to every clause's ``word_scores`` (within ``_relative_error`` of the
+        score) in one pass over the postings, the discount folded into each word's weights
+        (the plain way subtracts it after the sum)."""
         out[:] = 0.0
         for weight, clauses, _, word in self.rows:
             _add_row(out, clauses, word.folded, weight, scratch)
@@ -160,6 +164,16 @@ class _WordRows:
         for weight, values, running in looked_up:
             scores -= np.where(running, TITLE_WORD_DISCOUNT * weight * values, 0.0)
         return bm25, scores
+
+
+def _relative_error(words: int) -> float:
+    """A bound on how far, relatively, the first pass's words sum may be from the plain one
+    (``words``: the question's words in the field): both sums' roundings, the plain one's
+    magnified by its discounts' cancellation, and a few roundings of the scaling after."""
+    if not 0.0 <= TITLE_WORD_DISCOUNT < 1.0:
+        raise ValueError("ranking needs a title-word discount in [0, 1)")
+    plain = (2 * words + 2) / (1.0 - TITLE_WORD_DISCOUNT)
+    return 2.0 * (plain + words + 4) * _UNIT_ROUNDING
 
 
 def _add(
@@ -234,6 +248,7 @@ class Boosts:
         opening = None if self.opening_exempt & set(query.kinds) else self.opening_prior
         if opening is not None:
             bound *= self._opening_max
+        bound *= 1.0 + 1e-9  # the factors' own roundings (a product of a few floats)
         profile = self.intent_profile
         return QueryBoost(profile, topics, tuple(kinds), opening, tiers, excluded, bound)
 
@@ -278,6 +293,11 @@ def _candidates(
     proxy = total  # what no clause's boosted score exceeds, but for ``boost.bound``
     if boost.tiers is not None:
         proxy = np.multiply(total, boost.tiers, out=scratch.other)
+    if len(boost.excluded):  # clauses already shown score 0: they lead nothing
+        if proxy is total:
+            np.copyto(scratch.other, total)
+            proxy = scratch.other
+        proxy[boost.excluded] = 0.0
     floor = 0.0
     if len(proxy) > _SAMPLE_STRIDE * k * 4:  # a strided sample's k-th best: some 64·k lead
         sample = proxy[::_SAMPLE_STRIDE]
@@ -332,14 +352,18 @@ class _Arrays:
 
 class _Scratch:
     """Scratch arrays kept from one search to the next (see the module's docstring): a search
-    takes a set, and gives it back; as many sets are kept as searches can add at once (one a
-    core), a search beyond them makes its own."""
+    takes a set and gives it back; up to ``kept`` sets are kept (searches running at once
+    beyond them make their own), all of the size of the corpus searched last (a reload's new
+    size lets go of the old sets)."""
 
     def __init__(self, kept: int) -> None:
         self._kept = kept
         self._free: list[_Arrays] = []
+        self._size = 0
 
     def take(self, n: int) -> _Arrays:
+        if n != self._size:  # another corpus: the old sets go
+            self._size, self._free = n, []
         try:
             arrays = self._free.pop()  # atomic: no two searches take the same set
         except IndexError:
@@ -347,8 +371,8 @@ class _Scratch:
         return arrays if arrays.n == n else _Arrays(n)
 
     def give_back(self, arrays: _Arrays) -> None:
-        if len(self._free) < self._kept:
+        if arrays.n == self._size and len(self._free) < self._kept:
             self._free.append(arrays)
 
 
-_scratch = _Scratch(kept=os.cpu_count() or 1)
+_scratch = _Scratch(kept=usable_cores())

@@ -11,7 +11,6 @@ fewer passes over every clause.
 
 from __future__ import annotations
 
-import contextlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
@@ -35,6 +34,7 @@ MIN_FIELD_IDF = 0.05
 # counts this much less, so the clause that holds what the question asks about comes first.
 TITLE_WORD_DISCOUNT = 0.6
 WORDS_KEPT = 1 << 22  # postings of the words whose ``Word`` is kept (9 bytes each: 36 MB)
+WORD_OVERHEAD = 40  # what a kept word's objects cost beyond its postings, in postings (~300 B)
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,6 +48,7 @@ class ClauseFields:
     doc_of_clause: np.ndarray
     document_count: int
     _words: dict[str, Word] = field(default_factory=dict, repr=False, compare=False)
+    _kept_cost: list[int] = field(default_factory=lambda: [0], repr=False, compare=False)
     _documents: list[np.ndarray] = field(default_factory=list, repr=False, compare=False)
 
     def documents_with_clauses(self) -> np.ndarray:
@@ -115,10 +116,12 @@ class ClauseFields:
             )
             through.flags.writeable = folded.flags.writeable = False  # read by every question
             kept = Word(through, folded)
-            with contextlib.suppress(RuntimeError):  # another thread changed the dict
-                if sum(len(w.folded) for w in self._words.values()) + len(clauses) > WORDS_KEPT:
-                    self._words.clear()  # the words of recent questions come back soon
+            cost = len(clauses) + WORD_OVERHEAD  # postings' worth, the objects' own included
+            if self._kept_cost[0] + cost > WORDS_KEPT:
+                self._words.clear()  # the words of recent questions come back soon
+                self._kept_cost[0] = 0
             self._words[term] = kept
+            self._kept_cost[0] += cost
         return kept
 
 
