@@ -11,9 +11,9 @@ assigned in first-seen order, as a single process assigns them: the index is the
 bit, however many processes prepared it.
 
 Workers are started with ``spawn`` (a fresh interpreter), never ``fork``: a serving process has
-threads, and a forked child of a threaded process can inherit a lock held by one of them. Like
-any ``spawn``, a worker imports the main module: an entry script needs its
-``if __name__ == "__main__"`` guard (``policybot`` and ``python -m bot.cli`` have it). A worker
+threads, and a forked child of a threaded process can inherit a lock held by one of them. Unlike
+a plain ``spawn``, a worker does not import the main module (see ``_main_module_hidden``): a
+script that builds an index needs no ``if __name__ == "__main__"`` guard. A worker
 that cannot start, dies or does not answer within ``WORKER_TIMEOUT_SECONDS`` breaks the pool:
 every chunk it still held is prepared here, and nothing more is handed out; nothing is lost
 but time.
@@ -24,8 +24,10 @@ from __future__ import annotations
 import logging
 import multiprocessing
 import pickle
-from collections.abc import Callable
+import sys
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
+from contextlib import contextmanager
 from typing import TypeVar
 
 import numpy as np
@@ -54,6 +56,29 @@ PARALLEL_MIN_PIECES = 4_000  # distinct pieces below which a worker is not sent 
 WORKER_TIMEOUT_SECONDS = 300.0  # a chunk takes a fraction of a second: a worker this late hangs
 _Field = TypeVar("_Field")
 _Result = TypeVar("_Result")
+
+
+@contextmanager
+def _main_module_hidden() -> Iterator[None]:
+    """While worker processes start: ``spawn`` would have each import the main module again
+    (a script of one's own run again unless guarded by ``if __name__ == "__main__"``, and the
+    command line's imports paid again); a worker needs the project's modules only, which it
+    imports as it unpickles its work. Without a file or a spec, ``multiprocessing`` leaves the
+    main module alone."""
+    main = sys.modules.get("__main__")
+    if main is None:
+        yield
+        return
+    names: dict[str, object] = vars(main)
+    hidden: tuple[str, ...] = ("__file__", "__spec__")
+    saved = {name: names[name] for name in hidden if name in names}
+    names.pop("__file__", None)
+    if "__spec__" in saved:
+        main.__spec__ = None
+    try:
+        yield
+    finally:
+        names.update(saved)
 
 
 def default_workers() -> int:
@@ -170,8 +195,9 @@ class Preparation:
                 initializer=start_worker,
                 initargs=(self.preparer,),
             )
-            for _ in range(self.workers):  # they start (a second) while the clauses are read
-                self._pool.submit(ready)
+            with _main_module_hidden():  # processes start here, at the first submissions
+                for _ in range(self.workers):  # they start (a second) while clauses are read
+                    self._pool.submit(ready)
         except Exception:  # no process could be started (limits, a read-only /dev/shm)
             log.warning("could not start worker processes; preparing here", exc_info=True)
             self.close()

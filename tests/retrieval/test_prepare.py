@@ -246,3 +246,40 @@ def test_an_index_built_with_a_worker_is_the_index_built_alone(
         ours = [(h.clause.id, h.score) for h in shared.search(query, k=5)]
         assert ours == [(h.clause.id, h.score) for h in alone.search(query, k=5)]
         assert ours
+
+
+SCRIPT = """
+import sys
+from functools import partial
+
+with open(sys.argv[1], "a", encoding="utf-8") as runs:  # each time this script runs
+    runs.write("run\\n")
+from intents import OTHER, get_classifier
+from retrieval.search.chunks import ClausePreparer
+from retrieval.search.prepare import Preparation
+from retrieval.tokenize import get_tokenizer
+
+raw = ["第一条 企业贷款贴息按照 50% 给予补助。", "第二条 5G 基站建设给予 100 万元奖励。"] * 60
+topics = [label for label in get_classifier().order if label != OTHER]
+profile = partial(get_classifier().profile, labels=topics)
+preparer = ClausePreparer(get_tokenizer().recipe(), profile, len(topics))
+source = lambda: (raw, ["标题"] * len(raw))
+got = Preparation(preparer, get_tokenizer(), source, workers=1, chunk_clauses=10, min_clauses=0)
+print("worker chunks", got.result().worker_chunks)
+"""
+
+
+def test_a_script_without_a_main_guard_is_not_run_again_by_its_workers(tmp_path: Path) -> None:
+    """A plain ``spawn`` would import the script in each worker and so run it again (or fail
+    on its unguarded pool); the workers start without the main module."""
+    import subprocess
+    import sys
+
+    script, runs = tmp_path / "build_index.py", tmp_path / "runs.txt"
+    script.write_text(SCRIPT, encoding="utf-8")
+    done = subprocess.run(
+        [sys.executable, str(script), str(runs)], capture_output=True, text=True, timeout=180
+    )
+    assert done.returncode == 0, done.stderr
+    assert runs.read_text(encoding="utf-8").count("run") == 1
+    assert "worker chunks" in done.stdout and "worker chunks 0" not in done.stdout
