@@ -204,30 +204,21 @@ class IndexParts:
                     delete_index_part(self.engine, self.version, name, self.fingerprint)
         arrays = build()
         self.built.append(name)
-        mirrored = self._mirrored_bytes(name) if self._write(name, arrays) else None
-        if mirrored is not None:  # served from the page cache, shared; stored from there too
+        mapping = self._mapping(name) if self._write(name, arrays) else None
+        if mapping is not None:  # served from the page cache, shared; stored from there too
             del arrays
             if self.engine is not None:  # stored while the next part is built
-                self._store(name, mirrored, held=False)
-            part = self._mapped(name, decode)
+                self._store(name, mapping, held=False)
+            part = self._mapped(name, decode, mapping)
             if part is not None:
                 return part
-            blob = bytearray(mirrored)
+            blob = bytearray(mapping)
         else:  # no mirror: the part is held in memory, packed
             blob = pack(arrays)
             del arrays
             if self.engine is not None:
                 self._store(name, blob, held=True)
         return decode(blob)
-
-    def _mirrored_bytes(self, name: str) -> mmap.mmap | None:
-        """A part's mirrored file, mapped (the page cache holds what was just written)."""
-        assert self.mirror is not None
-        try:
-            with (self.mirror / f"{name}.part").open("rb") as file:
-                return mmap.mmap(file.fileno(), 0, access=mmap.ACCESS_READ)
-        except (OSError, ValueError):
-            return None
 
     def _store(self, name: str, data: bytearray | mmap.mmap, *, held: bool) -> None:
         """Store a part in the database from a background thread, one at a time. A part read
@@ -269,26 +260,27 @@ class IndexParts:
             for future in saving:
                 future.result()
 
+    def _mapping(self, name: str) -> mmap.mmap | None:
+        """A part's mirrored file, mapped (None: not mirrored, or not ours to read)."""
+        return None if self.mirror is None else _map(self.mirror / f"{name}.part")
+
     def _mapped(
-        self, name: str, decode: Callable[[bytes | bytearray | mmap.mmap], _Part]
+        self,
+        name: str,
+        decode: Callable[[bytes | bytearray | mmap.mmap], _Part],
+        mapping: mmap.mmap | None = None,
     ) -> _Part | None:
-        """The part decoded from its mirrored file, mapped (None: not mirrored, or dropped)."""
-        if self.mirror is None:
-            return None
-        path = self.mirror / f"{name}.part"
-        try:
-            with path.open("rb") as file:
-                mapped = mmap.mmap(file.fileno(), 0, access=mmap.ACCESS_READ)
-        except FileNotFoundError:
-            return None
-        except (OSError, ValueError):  # not ours to read (another user's file): leave it
-            log.warning("mirrored index part %s unreadable", path, exc_info=True)
+        """The part decoded from its mirrored file, mapped (``mapping``: mapped already;
+        None: not mirrored, or dropped)."""
+        mapping = mapping if mapping is not None else self._mapping(name)
+        if mapping is None:
             return None
         try:
-            return decode(mapped)
+            return decode(mapping)
         except Exception:  # a foreign or damaged file is dropped, not served
+            assert self.mirror is not None
+            path = self.mirror / f"{name}.part"
             log.warning("mirrored index part %s damaged; dropping it", path)
-            del mapped  # unmapped once the failed decode's views are gone
             with contextlib.suppress(OSError):
                 path.unlink(missing_ok=True)
             return None
@@ -332,6 +324,18 @@ class IndexParts:
         if temporary is not None:
             Path(temporary).unlink(missing_ok=True)
         return False
+
+
+def _map(path: Path) -> mmap.mmap | None:
+    """``path`` mapped for reading (None: missing, or not ours to read)."""
+    try:
+        with path.open("rb") as file:
+            return mmap.mmap(file.fileno(), 0, access=mmap.ACCESS_READ)
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError):  # not ours to read (another user's file): leave it
+        log.warning("mirrored index part %s unreadable", path, exc_info=True)
+        return None
 
 
 def _umask() -> int:

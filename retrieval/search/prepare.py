@@ -116,6 +116,7 @@ class Preparation:
         self._titles: list[str] = []
         self._pool: ProcessPoolExecutor | None = None
         self._futures: dict[int, Future[PreparedChunk]] = {}  # chunks handed to workers, by number
+        self._ranges: list[tuple[int, int]] = []  # the chunks' clauses, set at the start
         self._next = self._last = 0  # the chunks no one took yet: _next to _last
         self._handing = True  # False once the pool broke
         self._started = False
@@ -168,9 +169,10 @@ class Preparation:
         except BaseException:  # the clauses could not be read (a reload replaced them)
             self.close()
             raise
-        self._next, self._last = 0, len(self._chunks()) - 1
+        self._ranges = self._split()
+        self._next, self._last = 0, len(self._ranges) - 1
         # enough to keep them busy while this process goes on, never more than their share
-        share = len(self._chunks()) * self.workers // (self.workers + 1)
+        share = len(self._ranges) * self.workers // (self.workers + 1)
         try:
             self._hand_out(per_worker=4, at_most=share)
         except Exception:
@@ -215,7 +217,7 @@ class Preparation:
             if at_most is not None and handed >= at_most:
                 break
             handed += 1
-            start, end = self._chunks()[self._last]
+            start, end = self._ranges[self._last]
             self._futures[self._last] = self._pool.submit(
                 prepare_in_worker, self._raw[start:end], self._titles[start:end]
             )
@@ -227,8 +229,9 @@ class Preparation:
         if self._result is not None:
             return self._result
         self.start()
-        ranges = self._chunks()
+        ranges = self._ranges
         chunks: dict[int, PreparedChunk] = {}
+        by_workers = 0
         try:
             while self._next <= self._last:
                 number = self._next
@@ -245,13 +248,13 @@ class Preparation:
             for number, future in sorted(self._futures.items()):
                 try:
                     chunks[number] = self._answer(future)
+                    by_workers += 1
                 except Exception:  # the worker died (killed, out of memory): done here
                     start, end = ranges[number]
                     log.warning("a worker failed on clauses %d–%d", start, end, exc_info=True)
                     chunks[number] = self.preparer.prepare(
                         self.tokenizer, self._raw[start:end], self._titles[start:end]
                     )
-            by_workers = sum(not self._futures[n].exception() for n in self._futures)
             self._futures.clear()  # a future holds its result
             ordered = [chunks.pop(number) for number in range(len(ranges))]
             self._result = merge_prepared(ordered, self._cut_and_close, self.preparer, by_workers)
@@ -307,7 +310,7 @@ class Preparation:
                 process.kill()
             raise
 
-    def _chunks(self) -> list[tuple[int, int]]:
+    def _split(self) -> list[tuple[int, int]]:
         """Clause ranges: one for a corpus this process prepares alone, else small ones."""
         total = len(self._raw)
         if self._pool is None:

@@ -157,7 +157,7 @@ def test_workers_are_handed_at_most_their_share_at_the_start() -> None:
     )
     try:
         preparation.start()
-        chunks = len(preparation._chunks())
+        chunks = len(preparation._ranges)
         assert 0 < len(preparation._futures) <= chunks * 3 // 4
     finally:
         preparation.close()
@@ -191,7 +191,7 @@ def test_a_preparer_no_worker_can_rebuild_is_run_here(caplog: pytest.LogCaptureF
 def test_small_corpora_and_zero_workers_start_no_process() -> None:
     small = Preparation(_preparer(), get_tokenizer(), _clauses, workers=3)  # below the minimum
     small.start()
-    assert small._pool is None and small._chunks() == [(0, len(small._raw))]
+    assert small._pool is None and small._ranges == [(0, len(small._raw))]
     none = Preparation(_preparer(), get_tokenizer(), _clauses, workers=0, min_clauses=0)
     none.start()
     assert none._pool is None
