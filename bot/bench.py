@@ -45,6 +45,7 @@ from retrieval.bench import (
     timed,
     token_queries,
 )
+from retrieval import postings
 from retrieval.index import top_k
 
 COLD_ASKS = 5  # cold `policybot ask` runs (their median)
@@ -191,6 +192,7 @@ def run_bench(
             "peak_added_mb": round(max(peak_mb() - peak_before, 0.0), 1),
             "words_index_mb": round(index.words.memory_bytes() / 2**20, 1),
             "chars_index_mb": round(index.chars.memory_bytes() / 2**20, 1),
+            "postings_compiled": postings.compiled,  # retrieval._postings built (else numpy)
         }
         if second_process:
             result.update(_second_process(url, corpus_dir, index_dir, questions[0]))

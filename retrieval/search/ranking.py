@@ -26,7 +26,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from retrieval.cores import usable_cores
-from retrieval.index import SparseBM25
+from retrieval.postings import add_row, gather_row
 from retrieval.search.query import Query
 from retrieval.search.scoring import (
     FIELD_WEIGHTS,
@@ -46,7 +46,11 @@ from retrieval.search.scoring import (
 _UNIT_ROUNDING = 2.0**-53
 _SAMPLE_STRIDE = 64  # a 1/64 sample's k-th best leaves about 64·k clauses to bound the rest with
 _LEADING = 8  # of which the 8·k best (before boosts) are boosted: their k-th best bounds the rest
-_CHUNK = 1 << 16  # postings converted for adding at a time (a megabyte of scratch)
+# The light rows of the characters field (see ``_CharRows``): together at most this share of
+# what all the question's rows could add to one clause, they are read at the contenders only.
+LIGHT_SHARE = 0.15
+_TOP_SLACK = 1.0 + 1e-6  # a row's weighed largest value, up to float32's rounding of the product
+_MOST_CONTENDERS = 4096  # clauses whose light rows are read to find the best, at most
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,16 +77,17 @@ def top(fields: ClauseFields, query: Query, k: int, boost: QueryBoost) -> Ranked
 
 def _top(fields: ClauseFields, query: Query, k: int, boost: QueryBoost, scratch: _Arrays) -> Ranked:
     words = _WordRows(fields, query)
-    total = words.approximate(scratch.words, scratch)
-    chars = scratch.chars
-    chars[:] = 0.0
-    _add(chars, fields.chars, query.chars, scratch)  # exactly as ``chars.scores`` adds
+    total = words.approximate(scratch.words)
+    char_rows = _CharRows(fields, query.chars)
+    chars = char_rows.heavy(scratch.chars)  # the rows that weigh, exactly as the plain sums
+    best_chars = char_rows.best(chars)
     titles = fields.titles.scores(query.terms) if query.terms else None
-    best_words, best_chars = float(total.max()), float(chars.max())
+    best_words = float(total.max())
     best_title = 0.0
     if titles is not None:
         best_title = float(titles[fields.documents_with_clauses()].max())
-    error = _relative_error(len(words.rows))  # of the words' first pass
+    # of the words' first pass and of the characters' sums (in another order, or in part)
+    error = _relative_error(len(words.rows) + len(char_rows.rows))
     near_best = np.zeros(0, dtype=np.int64)  # where the words may score best: the exact best
     if best_words > 0:  # is one of theirs
         np.greater_equal(total, best_words / (1.0 + error) ** 2, out=scratch.flags)
@@ -95,7 +100,11 @@ def _top(fields: ClauseFields, query: Query, k: int, boost: QueryBoost, scratch:
     if titles is not None and best_title > 0:
         scaled = titles * (FIELD_WEIGHTS["title"] * unit / best_title)
         total += np.take(scaled, fields.doc_of_clause, out=scratch.other)
-    candidates = _candidates(total, k, boost, 2 * error, scratch)  # the best's error, and its own
+    slack = 0.0  # what the characters' light rows may add to a clause's total, at most
+    if best_chars > 0 and char_rows.light:
+        slack = char_rows.slack * FIELD_WEIGHTS["chars"] * unit / best_chars * (1.0 + error)
+    # the best's error, and its own
+    candidates = _candidates(total, k, boost, 2 * error, scratch, slack)
     if not len(candidates):
         return Ranked([], [], [])
     # the candidates again, the plain way: their words looked up, the other fields read
@@ -107,7 +116,7 @@ def _top(fields: ClauseFields, query: Query, k: int, boost: QueryBoost, scratch:
         best = float(word_scores[np.searchsorted(both, near_best)].max())
         exact += FIELD_WEIGHTS["words"] * word_scores[at] / best
     if best_chars > 0:
-        exact += FIELD_WEIGHTS["chars"] * chars[candidates] / best_chars
+        exact += FIELD_WEIGHTS["chars"] * char_rows.at(chars, candidates) / best_chars
     if titles is not None and best_title > 0:
         title_scores = titles[fields.doc_of_clause[candidates]]
         exact += FIELD_WEIGHTS["title"] * title_scores / best_title
@@ -136,13 +145,13 @@ class _WordRows:
             if len(clauses):
                 self.rows.append((weight, clauses, data, fields.word(term)))
 
-    def approximate(self, out: np.ndarray, scratch: _Arrays) -> np.ndarray:
+    def approximate(self, out: np.ndarray) -> np.ndarray:
         """``out`` set to every clause's ``word_scores`` (within ``_relative_error`` of the
         score) in one pass over the postings, the discount folded into each word's weights
         (the plain way subtracts it after the sum)."""
         out[:] = 0.0
         for weight, clauses, _, word in self.rows:
-            _add_row(out, clauses, word.folded, weight, scratch)
+            add_row(out, clauses, word.folded, weight)
         return out
 
     def exact(self, positions: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -166,6 +175,89 @@ class _WordRows:
         return bm25, scores
 
 
+class _CharRows:
+    """The question's characters and pairs in the characters field, split by weight.
+
+    The rows that weigh (rare pairs: short rows, large weights) are added at every clause; the
+    light ones (common characters: long rows, small weights), chosen for the postings they
+    save per weight, together worth at most ``LIGHT_SHARE`` of what all the rows can add to
+    one clause, are read only at the clauses that may still rank: no clause gets more from
+    them than ``slack``, the sum of their largest weights. Where too many clauses could still
+    be the best by the light rows, they are added after all. The sums read at the clauses
+    that rank are the plain sums: the same terms, in the query's order.
+    """
+
+    def __init__(self, fields: ClauseFields, weights: Mapping[str, float]) -> None:
+        self.rows: list[tuple[float, np.ndarray, np.ndarray, float]] = []
+        for term, weight in weights.items():
+            clauses, data = fields.chars.row(term)
+            if len(clauses) and weight != 0.0:
+                if weight < 0:  # the bounds hold for added weights only
+                    raise ValueError(f"a negative character weight cannot be ranked: {weight}")
+                top = fields.char_top(term) * weight * _TOP_SLACK
+                self.rows.append((weight, clauses, data, top))
+        budget = LIGHT_SHARE * sum(row[3] for row in self.rows)
+        self.light: list[int] = []  # the rows read at the contenders only
+        self.slack = 0.0
+        for i in sorted(
+            range(len(self.rows)), key=lambda i: -len(self.rows[i][1]) / self.rows[i][3]
+        ):
+            if self.slack + self.rows[i][3] <= budget:
+                self.light.append(i)
+                self.slack += self.rows[i][3]
+        self.in_order = True  # whether the heavy sums added their rows in the query's order
+        self.error = _relative_error(len(self.rows))
+
+    def heavy(self, out: np.ndarray) -> np.ndarray:
+        """``out`` set to the sums of the rows that weigh (all rows when none is light)."""
+        out[:] = 0.0
+        light = set(self.light)
+        for i, (weight, clauses, data, _) in enumerate(self.rows):
+            if i not in light:
+                add_row(out, clauses, data, weight)
+        return out
+
+    def best(self, heavy: np.ndarray) -> float:
+        """The best clause's plain sum: among the contenders, the clauses whose heavy sum,
+        with the light rows' most and both sums' rounding, reaches the best heavy sum; when
+        there are too many, the light rows are added to ``heavy`` first (out of order)."""
+        most = float(heavy.max()) if len(heavy) else 0.0
+        if not self.light or most <= 0:
+            return most
+        contenders = self._contenders(heavy, most)
+        if len(contenders) > _MOST_CONTENDERS:
+            for i in self.light:
+                weight, clauses, data, _ = self.rows[i]
+                add_row(heavy, clauses, data, weight)
+            self.light, self.slack, self.in_order = [], 0.0, False
+            contenders = self._contenders(heavy, float(heavy.max()))
+        elif len(contenders) > 1:  # their light rows added (out of order): the best is near
+            whole = heavy[contenders]  # the best of these sums
+            for i in self.light:
+                weight, clauses, data, _ = self.rows[i]
+                gather_row(whole, contenders, clauses, data, weight)
+            error = self.error
+            near = whole >= float(whole.max()) * ((1.0 - error) / (1.0 + error)) ** 2
+            contenders = contenders[near]
+        return float(self.exact(contenders).max())
+
+    def _contenders(self, heavy: np.ndarray, most: float) -> np.ndarray:
+        error = self.error
+        floor = (most * (1.0 - error) / (1.0 + error) ** 2 - self.slack) * (1.0 - error)
+        return np.flatnonzero(heavy >= floor)
+
+    def exact(self, positions: np.ndarray) -> np.ndarray:
+        """The plain sums of all rows at ``positions`` (ascending)."""
+        sums = np.zeros(len(positions), dtype=np.float64)
+        for weight, clauses, data, _ in self.rows:
+            gather_row(sums, positions, clauses, data, weight)
+        return sums
+
+    def at(self, heavy: np.ndarray, positions: np.ndarray) -> np.ndarray:
+        """The plain sums at ``positions`` (ascending), ``heavy`` the rows that weigh."""
+        return heavy[positions] if self.in_order and not self.light else self.exact(positions)
+
+
 def _relative_error(words: int) -> float:
     """A bound on how far, relatively, the first pass's words sum may be from the plain one
     (``words``: the question's words in the field): both sums' roundings, the plain one's
@@ -174,37 +266,6 @@ def _relative_error(words: int) -> float:
         raise ValueError("ranking needs a title-word discount in [0, 1)")
     plain = (2 * words + 2) / (1.0 - TITLE_WORD_DISCOUNT)
     return 2.0 * (plain + words + 4) * _UNIT_ROUNDING
-
-
-def _add(
-    out: np.ndarray, field: SparseBM25, weights: Mapping[str, float], scratch: _Arrays
-) -> None:
-    """``field.scores(weights)`` added into ``out`` (zeroed): the same terms in the same order,
-    each clause's sum the same bits."""
-    for term, weight in weights.items():
-        clauses, data = field.row(term)
-        if len(clauses) and weight != 0.0:
-            _add_row(out, clauses, data, weight, scratch)
-
-
-def _add_row(
-    out: np.ndarray, clauses: np.ndarray, data: np.ndarray, weight: float, scratch: _Arrays
-) -> None:
-    """``data`` (times ``weight`` in its own precision, as ``SparseBM25.scores`` multiplies)
-    added at ``clauses`` (distinct), through scratch arrays: no array made a row."""
-    for start in range(0, len(clauses), _CHUNK):
-        end = min(start + _CHUNK, len(clauses))
-        at = scratch.at[: end - start]
-        np.copyto(at, clauses[start:end], casting="safe")  # add.at's own index type
-        values = data[start:end]
-        if weight != 1.0:
-            weighed = scratch.weighed32 if values.dtype == np.float32 else scratch.weighed
-            values = np.multiply(values, weight, out=weighed[: end - start])
-        if values.dtype != np.float64:
-            converted = scratch.values[: end - start]
-            np.copyto(converted, values)  # float32 to float64: exact, as ``astype`` converts
-            values = converted
-        np.add.at(out, at, values)
 
 
 class Boosts:
@@ -285,14 +346,22 @@ class QueryBoost:
 
 
 def _candidates(
-    total: np.ndarray, k: int, boost: QueryBoost, margin: float, scratch: _Arrays
+    total: np.ndarray,
+    k: int,
+    boost: QueryBoost,
+    margin: float,
+    scratch: _Arrays,
+    slack: float = 0.0,
 ) -> np.ndarray:
     """The clauses (ascending) that may be among the ``k`` best once boosted, given their
-    fields' ``total`` within ``margin`` (relative): the boosted k-th best of the clauses
-    leading by ``total`` bounds the rest, and those that may reach it are boosted to see."""
+    fields' ``total`` within ``margin`` (relative) and short of it by ``slack`` at most (what
+    rows left out may add): the boosted k-th best of the clauses leading by ``total`` bounds
+    the rest, and those that may reach it are boosted to see."""
     proxy = total  # what no clause's boosted score exceeds, but for ``boost.bound``
+    if slack > 0:  # and for what the rows left out add
+        proxy = np.add(total, slack, out=scratch.other)
     if boost.tiers is not None:
-        proxy = np.multiply(total, boost.tiers, out=scratch.other)
+        proxy = np.multiply(proxy, boost.tiers, out=scratch.other)
     if len(boost.excluded):  # clauses already shown score 0: they lead nothing
         if proxy is total:
             np.copyto(scratch.other, total)
@@ -307,7 +376,7 @@ def _candidates(
     if len(leading) > _LEADING * k:  # boosting thousands costs more than the bound saves
         cut = len(leading) - _LEADING * k
         best = leading[np.argpartition(proxy[leading], cut)[cut:]]
-    theta = _kth(boost.at(total[best], best), k)
+    theta = _kth(boost.at(total[best], best), k)  # at least: ``total`` falls short, if at all
     spread = (1.0 - margin) / (1.0 + margin)
     reach = theta * spread / (boost.bound * (1.0 + margin)) if theta > 0 else 0.0
     if floor > 0 and reach >= floor:  # all that may reach theta lead already
@@ -316,6 +385,8 @@ def _candidates(
         rest = _at_least(proxy, reach, scratch)
     score = boost.at(total[rest], rest)
     theta = _kth(score, k)
+    if slack > 0:  # the most each may score
+        score = boost.at(total[rest] + slack, rest)
     return rest[score >= theta * spread] if theta > 0 else rest[score > 0]
 
 
@@ -344,10 +415,6 @@ class _Arrays:
         self.chars = np.empty(n, dtype=np.float64)
         self.other = np.empty(n, dtype=np.float64)  # a field scaled, the total placed
         self.flags = np.empty(n, dtype=bool)
-        self.at = np.empty(_CHUNK, dtype=np.intp)
-        self.values = np.empty(_CHUNK, dtype=np.float64)
-        self.weighed = np.empty(_CHUNK, dtype=np.float64)
-        self.weighed32 = np.empty(_CHUNK, dtype=np.float32)
 
 
 class _Scratch:

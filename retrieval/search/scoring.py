@@ -50,6 +50,7 @@ class ClauseFields:
     _words: dict[str, Word] = field(default_factory=dict, repr=False, compare=False)
     _kept_cost: list[int] = field(default_factory=lambda: [0], repr=False, compare=False)
     _documents: list[np.ndarray] = field(default_factory=list, repr=False, compare=False)
+    _char_tops: dict[str, float] = field(default_factory=dict, repr=False, compare=False)
 
     def documents_with_clauses(self) -> np.ndarray:
         """The documents that have clauses (a title's score counts only through them)."""
@@ -100,6 +101,15 @@ class ClauseFields:
         running = np.bincount(docs, minlength=self.document_count) >= 2
         running[self.titles.postings(term)] = True
         return running[docs]
+
+    def char_top(self, term: str) -> float:
+        """The largest weight of ``term`` in the characters field (kept: ranking reads it for
+        every question with the term, to know how much the term can add to a clause)."""
+        top = self._char_tops.get(term)
+        if top is None:
+            data = self.chars.row(term)[1]
+            top = self._char_tops[term] = float(data.max()) if len(data) else 0.0
+        return top
 
     def word(self, term: str) -> Word:
         """What ranking reads of ``term`` in the words field besides its postings: it depends

@@ -1,0 +1,272 @@
+/* Two loops over a BM25 field's postings that numpy can only do in several passes.
+ *
+ * add_row(out, clauses, data, weight): out[clauses[i]] += data[i] * weight
+ * gather_row(out, positions, clauses, data, weight): out[j] += data[i] * weight where
+ *     clauses[i] == positions[j] (both ascending)
+ *
+ * Each value is computed exactly as numpy computes ``data * weight`` (in the data's own
+ * precision: a float32 row is multiplied by the weight rounded to float32, a Python float
+ * being "weak" in numpy) and then widened to float64 and added: the sums have the bits of
+ * ``np.add.at(out, clauses, (data * weight).astype(np.float64))``, term after term. Built
+ * with -ffp-contract=off so that no multiply-add is fused (which would round once, not twice).
+ * retrieval/postings.py wraps these and does the same with numpy where this is not built.
+ */
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+#include <stdint.h>
+#include <string.h>
+
+typedef struct {
+    Py_buffer view;
+    int held;
+} Held;
+
+static void release(Held *held) {
+    if (held->held) {
+        PyBuffer_Release(&held->view);
+        held->held = 0;
+    }
+}
+
+/* A C-contiguous one-dimensional buffer of ``expected`` kind ('i': integers of 4 or 8 bytes,
+ * 'f': floats of 4 or 8 bytes, 'd': float64 only). */
+static int take(PyObject *object, Held *held, char expected, int writable, const char *name) {
+    int flags = PyBUF_C_CONTIGUOUS | PyBUF_FORMAT | (writable ? PyBUF_WRITABLE : 0);
+    if (PyObject_GetBuffer(object, &held->view, flags) < 0) {
+        return -1;
+    }
+    held->held = 1;
+    const char *format = held->view.format ? held->view.format : "B";
+    if (*format == '@' || *format == '=' || *format == '<') {
+        format++;
+    }
+    char kind = format[0];
+    Py_ssize_t size = held->view.itemsize;
+    int ok = held->view.ndim == 1 && format[1] == '\0';
+    if (expected == 'i') {
+        ok = ok && strchr("ilq", kind) != NULL && (size == 4 || size == 8);
+    } else if (expected == 'f') {
+        ok = ok && ((kind == 'f' && size == 4) || (kind == 'd' && size == 8));
+    } else {
+        ok = ok && kind == 'd' && size == 8;
+    }
+    if (!ok) {
+        PyErr_Format(PyExc_TypeError, "%s: unexpected array type '%s' (%zd bytes, %d dims)", name,
+                     format, size, held->view.ndim);
+        release(held);
+        return -1;
+    }
+    return 0;
+}
+
+static inline int64_t integer_at(const Py_buffer *view, Py_ssize_t i) {
+    return view->itemsize == 4 ? (int64_t)((const int32_t *)view->buf)[i]
+                               : ((const int64_t *)view->buf)[i];
+}
+
+/* Whether every clause id is in [0, size): one pass the compiler vectorises (a branch per id
+ * through ``integer_at`` cost as much as the sums). */
+#define WITHIN_LOOP(INDEX)                                                                    \
+    do {                                                                                      \
+        const INDEX *at = (const INDEX *)clauses;                                             \
+        INDEX low = 0, high = 0;                                                              \
+        for (Py_ssize_t i = 0; i < count; i++) {                                              \
+            low = at[i] < low ? at[i] : low;                                                  \
+            high = at[i] > high ? at[i] : high;                                               \
+        }                                                                                     \
+        return low >= 0 && (int64_t)high < (int64_t)size;                                     \
+    } while (0)
+
+static int within(const void *clauses, Py_ssize_t index_size, Py_ssize_t count, Py_ssize_t size) {
+    if (count == 0) {
+        return 1;
+    }
+    if (index_size == 4) {
+        WITHIN_LOOP(int32_t);
+    }
+    WITHIN_LOOP(int64_t);
+}
+
+/* The loops, one per type of clause id and weight, with the weight's test outside the loop. */
+#define ADD_LOOP(INDEX, VALUE, WEIGHT)                                                        \
+    do {                                                                                      \
+        const INDEX *at = (const INDEX *)clauses;                                             \
+        const VALUE *values = (const VALUE *)data;                                            \
+        if (weigh) {                                                                          \
+            for (Py_ssize_t i = 0; i < count; i++) {                                          \
+                VALUE value = values[i] * (WEIGHT);                                           \
+                sums[at[i]] += (double)value;                                                 \
+            }                                                                                 \
+        } else {                                                                              \
+            for (Py_ssize_t i = 0; i < count; i++) {                                          \
+                sums[at[i]] += (double)values[i];                                             \
+            }                                                                                 \
+        }                                                                                     \
+    } while (0)
+
+static void add_typed(double *sums, const void *clauses, Py_ssize_t index_size, const void *data,
+                      Py_ssize_t value_size, Py_ssize_t count, double weight) {
+    int weigh = weight != 1.0;
+    float weight32 = (float)weight;
+    if (index_size == 4 && value_size == 4) {
+        ADD_LOOP(int32_t, float, weight32);
+    } else if (index_size == 4) {
+        ADD_LOOP(int32_t, double, weight);
+    } else if (value_size == 4) {
+        ADD_LOOP(int64_t, float, weight32);
+    } else {
+        ADD_LOOP(int64_t, double, weight);
+    }
+}
+
+static PyObject *add_row(PyObject *module, PyObject *args) {
+    PyObject *out_object, *clauses_object, *data_object;
+    double weight;
+    if (!PyArg_ParseTuple(args, "OOOd", &out_object, &clauses_object, &data_object, &weight)) {
+        return NULL;
+    }
+    Held out = {0}, clauses = {0}, data = {0};
+    PyObject *result = NULL;
+    if (take(out_object, &out, 'd', 1, "out") < 0 ||
+        take(clauses_object, &clauses, 'i', 0, "clauses") < 0 ||
+        take(data_object, &data, 'f', 0, "data") < 0) {
+        goto done;
+    }
+    Py_ssize_t count = clauses.view.shape[0], size = out.view.shape[0];
+    if (data.view.shape[0] != count) {
+        PyErr_SetString(PyExc_ValueError, "clauses and data differ in length");
+        goto done;
+    }
+    if (!within(clauses.view.buf, clauses.view.itemsize, count, size)) { /* nothing added */
+        PyErr_Format(PyExc_IndexError, "a clause outside the %zd clauses", size);
+        goto done;
+    }
+    Py_BEGIN_ALLOW_THREADS
+    add_typed((double *)out.view.buf, clauses.view.buf, clauses.view.itemsize, data.view.buf,
+              data.view.itemsize, count, weight);
+    Py_END_ALLOW_THREADS
+    result = Py_None;
+    Py_INCREF(result);
+done:
+    release(&out);
+    release(&clauses);
+    release(&data);
+    return result;
+}
+
+/* Gathering, one loop per type: for each position (ascending), the first clause at or past it,
+ * galloping from where the last one was found, then a binary search in the last step. */
+#define GATHER_LOOP(POSITION, INDEX, VALUE, WEIGHT)                                           \
+    do {                                                                                      \
+        const POSITION *wanted = (const POSITION *)positions;                                 \
+        const INDEX *at = (const INDEX *)clauses;                                             \
+        const VALUE *values = (const VALUE *)data;                                            \
+        Py_ssize_t low = 0;                                                                   \
+        for (Py_ssize_t j = 0; j < count && low < length; j++) {                              \
+            int64_t position = (int64_t)wanted[j];                                            \
+            Py_ssize_t step = 1, high = low;                                                  \
+            while (high < length && (int64_t)at[high] < position) {                           \
+                low = high + 1;                                                               \
+                high += step;                                                                 \
+                step <<= 1;                                                                   \
+            }                                                                                 \
+            if (high > length) {                                                              \
+                high = length;                                                                \
+            }                                                                                 \
+            while (low < high) {                                                              \
+                Py_ssize_t middle = low + (high - low) / 2;                                   \
+                if ((int64_t)at[middle] < position) {                                         \
+                    low = middle + 1;                                                         \
+                } else {                                                                      \
+                    high = middle;                                                            \
+                }                                                                             \
+            }                                                                                 \
+            if (low < length && (int64_t)at[low] == position) {                               \
+                VALUE value = weigh ? values[low] * (WEIGHT) : values[low];                   \
+                sums[j] += (double)value;                                                     \
+            }                                                                                 \
+        }                                                                                     \
+    } while (0)
+
+#define GATHER_VALUES(POSITION, INDEX)                                                        \
+    do {                                                                                      \
+        if (value_size == 4) {                                                                \
+            GATHER_LOOP(POSITION, INDEX, float, weight32);                                    \
+        } else {                                                                              \
+            GATHER_LOOP(POSITION, INDEX, double, weight);                                     \
+        }                                                                                     \
+    } while (0)
+
+static void gather_typed(double *sums, const void *positions, Py_ssize_t position_size,
+                         Py_ssize_t count, const void *clauses, Py_ssize_t index_size,
+                         const void *data, Py_ssize_t value_size, Py_ssize_t length,
+                         double weight) {
+    int weigh = weight != 1.0;
+    float weight32 = (float)weight;
+    if (position_size == 8 && index_size == 4) {
+        GATHER_VALUES(int64_t, int32_t);
+    } else if (position_size == 8) {
+        GATHER_VALUES(int64_t, int64_t);
+    } else if (index_size == 4) {
+        GATHER_VALUES(int32_t, int32_t);
+    } else {
+        GATHER_VALUES(int32_t, int64_t);
+    }
+}
+
+static PyObject *gather_row(PyObject *module, PyObject *args) {
+    PyObject *out_object, *positions_object, *clauses_object, *data_object;
+    double weight;
+    if (!PyArg_ParseTuple(args, "OOOOd", &out_object, &positions_object, &clauses_object,
+                          &data_object, &weight)) {
+        return NULL;
+    }
+    Held out = {0}, positions = {0}, clauses = {0}, data = {0};
+    PyObject *result = NULL;
+    if (take(out_object, &out, 'd', 1, "out") < 0 ||
+        take(positions_object, &positions, 'i', 0, "positions") < 0 ||
+        take(clauses_object, &clauses, 'i', 0, "clauses") < 0 ||
+        take(data_object, &data, 'f', 0, "data") < 0) {
+        goto done;
+    }
+    Py_ssize_t wanted = positions.view.shape[0], count = clauses.view.shape[0];
+    if (data.view.shape[0] != count || out.view.shape[0] != wanted) {
+        PyErr_SetString(PyExc_ValueError, "arrays of different lengths");
+        goto done;
+    }
+    for (Py_ssize_t j = 1; j < wanted; j++) {
+        if (integer_at(&positions.view, j) < integer_at(&positions.view, j - 1)) {
+            PyErr_SetString(PyExc_ValueError, "positions must ascend");
+            goto done;
+        }
+    }
+    Py_BEGIN_ALLOW_THREADS
+    gather_typed((double *)out.view.buf, positions.view.buf, positions.view.itemsize, wanted,
+                 clauses.view.buf, clauses.view.itemsize, data.view.buf, data.view.itemsize,
+                 count, weight);
+    Py_END_ALLOW_THREADS
+    result = Py_None;
+    Py_INCREF(result);
+done:
+    release(&out);
+    release(&positions);
+    release(&clauses);
+    release(&data);
+    return result;
+}
+
+static PyMethodDef methods[] = {
+    {"add_row", add_row, METH_VARARGS,
+     "add_row(out, clauses, data, weight): out[clauses] += data * weight (distinct clauses)"},
+    {"gather_row", gather_row, METH_VARARGS,
+     "gather_row(out, positions, clauses, data, weight): out[j] += data[i] * weight where "
+     "clauses[i] == positions[j] (both ascending)"},
+    {NULL, NULL, 0, NULL},
+};
+
+static struct PyModuleDef module = {
+    PyModuleDef_HEAD_INIT, "retrieval._postings",
+    "Loops over a BM25 field's postings (see retrieval/postings.py).", -1, methods,
+};
+
+PyMODINIT_FUNC PyInit__postings(void) { return PyModule_Create(&module); }

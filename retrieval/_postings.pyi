@@ -1,0 +1,13 @@
+"""Types of the compiled module (retrieval/_postings.c); see retrieval/postings.py."""
+
+import numpy as np
+
+def add_row(out: np.ndarray, clauses: np.ndarray, data: np.ndarray, weight: float, /) -> None: ...
+def gather_row(
+    out: np.ndarray,
+    positions: np.ndarray,
+    clauses: np.ndarray,
+    data: np.ndarray,
+    weight: float,
+    /,
+) -> None: ...

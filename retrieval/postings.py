@@ -1,0 +1,59 @@
+"""Sums over a BM25 field's postings: a row's weights added at its clauses, or read at a few.
+
+A question's terms touch hundreds of thousands of postings at 100,000 clauses. numpy adds a
+float32 row in four passes (its clause ids to ``add.at``'s index type, the weight multiplied,
+the product widened, ``add.at``); the compiled ``retrieval._postings`` (setup.py) does it in
+one loop, and reads a row at given clauses by galloping through it instead of a binary search
+per clause. Where it is not built (no C compiler at install) the same sums are done with
+numpy. Both give the bits of ``np.add.at(out, clauses, (data * weight).astype(np.float64))``,
+term after term: ranking's exact scores do not depend on which one ran (tests compare them).
+"""
+
+from __future__ import annotations
+
+from types import ModuleType
+
+import numpy as np
+
+_compiled: ModuleType | None
+try:
+    from retrieval import _postings as _compiled
+except ImportError:  # pragma: no cover - exercised by forcing ``compiled = False`` in tests
+    _compiled = None
+
+compiled: bool = _compiled is not None  # tests set it False to run the numpy way
+
+
+def add_row(out: np.ndarray, clauses: np.ndarray, data: np.ndarray, weight: float) -> None:
+    """``out[clauses] += data * weight`` (the clauses distinct; the product in ``data``'s own
+    precision, as numpy multiplies by a Python float, then widened to float64)."""
+    if compiled and _compiled is not None:
+        _compiled.add_row(out, np.ascontiguousarray(clauses), np.ascontiguousarray(data), weight)
+        return
+    np.add.at(out, clauses, _weighed(data, weight))
+
+
+def gather_row(
+    out: np.ndarray, positions: np.ndarray, clauses: np.ndarray, data: np.ndarray, weight: float
+) -> None:
+    """``out[j] += data[i] * weight`` wherever ``clauses[i] == positions[j]`` (both
+    ascending): the row's weights at ``positions``, added as ``add_row`` adds them."""
+    if not len(positions) or not len(clauses):
+        return
+    if compiled and _compiled is not None:
+        _compiled.gather_row(
+            out,
+            np.ascontiguousarray(positions),
+            np.ascontiguousarray(clauses),
+            np.ascontiguousarray(data),
+            weight,
+        )
+        return
+    slot = np.searchsorted(clauses, positions.astype(clauses.dtype, copy=False))
+    found = clauses.take(slot, mode="clip") == positions
+    out[found] += _weighed(data.take(slot[found]), weight)
+
+
+def _weighed(data: np.ndarray, weight: float) -> np.ndarray:
+    values = data if weight == 1.0 else data * weight
+    return values.astype(np.float64, copy=False)

@@ -1,0 +1,89 @@
+"""The postings loops (``retrieval.postings``): the compiled module and numpy, to the bit."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from retrieval import postings
+
+
+@pytest.fixture(params=[True, False], ids=["compiled", "numpy"])
+def way(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> bool:
+    monkeypatch.setattr(postings, "compiled", request.param)
+    return bool(request.param)
+
+
+def test_the_compiled_module_is_built_by_the_install() -> None:
+    """The README's install compiles it (a C compiler is on every machine it names); without
+    it every question would take the slower numpy way, silently."""
+    assert postings.compiled
+
+
+def _rows(seed: int, dtype: type, index: type) -> list[tuple[np.ndarray, np.ndarray, float]]:
+    rng = np.random.default_rng(seed)
+    rows = []
+    for _ in range(12):
+        size = int(rng.integers(0, 5000))
+        clauses = np.sort(rng.choice(20_000, size, replace=False)).astype(index)
+        data = (rng.random(size) * 7).astype(dtype)
+        rows.append((clauses, data, float(rng.choice([1.0, 0.5, 2.0, 1.7, 3.0]))))
+    return rows
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("index", [np.int32, np.int64])
+def test_rows_add_and_gather_as_numpy_adds_each_weighed_row(
+    way: bool, dtype: type, index: type
+) -> None:
+    """Row after row, ``np.add.at`` of ``(data * weight)`` widened: the plain sums' bits."""
+    rows = _rows(7, dtype, index)
+    expected = np.zeros(20_000)
+    for clauses, data, weight in rows:
+        np.add.at(expected, clauses.astype(np.intp), (data * weight).astype(np.float64))
+    added = np.zeros(20_000)
+    for clauses, data, weight in rows:
+        postings.add_row(added, clauses, data, weight)
+    assert np.array_equal(added, expected)
+    positions = np.sort(np.random.default_rng(1).choice(20_000, 700, replace=False))
+    for wanted in (positions, positions.astype(np.int32), positions[:1], positions[:0]):
+        gathered = np.zeros(len(wanted))
+        for clauses, data, weight in rows:
+            postings.gather_row(gathered, wanted, clauses, data, weight)
+        assert np.array_equal(gathered, expected[wanted]), len(wanted)
+
+
+def test_rows_of_any_stride_are_read(way: bool) -> None:
+    clauses, data = np.arange(0, 40, dtype=np.int32), np.linspace(1, 2, 40, dtype=np.float32)
+    out = np.zeros(40)
+    postings.add_row(out, clauses[::2], data[::2], 0.5)
+    expected = np.zeros(40)
+    expected[::2] = (data[::2] * 0.5).astype(np.float64)
+    assert np.array_equal(out, expected)
+    gathered = np.zeros(3)
+    postings.gather_row(gathered, np.array([0, 2, 3]), clauses[::2], data[::2], 0.5)
+    assert np.array_equal(gathered, [expected[0], expected[2], 0.0])
+
+
+def test_a_clause_outside_the_sums_adds_nothing_and_says_so() -> None:
+    out = np.zeros(10)
+    for bad in ([0, 10], [-1, 2]):
+        with pytest.raises(IndexError):
+            postings.add_row(out, np.array(bad, np.int32), np.ones(2, np.float32), 1.0)
+    assert not out.any()
+
+
+def test_wrong_arrays_are_refused_not_misread() -> None:
+    out, ones = np.zeros(4), np.ones(2)
+    with pytest.raises(TypeError):  # bytes as clause ids
+        postings.add_row(out, np.array([1, 2], np.uint8), ones, 1.0)
+    with pytest.raises(TypeError):  # float32 sums
+        postings.add_row(np.zeros(4, np.float32), np.array([1, 2]), ones, 1.0)
+    with pytest.raises(ValueError):  # of different lengths
+        postings.add_row(out, np.array([1, 2, 3]), ones, 1.0)
+    with pytest.raises(ValueError):  # positions must ascend
+        postings.gather_row(np.zeros(2), np.array([3, 1]), np.array([1, 3]), ones, 1.0)
+    with pytest.raises(ValueError):  # read-only sums
+        frozen = np.zeros(4)
+        frozen.flags.writeable = False
+        postings.add_row(frozen, np.array([1, 2]), ones, 1.0)
