@@ -35,6 +35,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from retrieval import postings
 from retrieval.bench import (
     bags,
     baselines,
@@ -45,7 +46,6 @@ from retrieval.bench import (
     timed,
     token_queries,
 )
-from retrieval import postings
 from retrieval.index import top_k
 
 COLD_ASKS = 5  # cold `policybot ask` runs (their median)
