@@ -12,7 +12,7 @@ setup(
             "retrieval._postings",
             ["retrieval/_postings.c"],
             # no fused multiply-add: the sums must round as numpy's do (see the source)
-            extra_compile_args=["-O2", "-ffp-contract=off"],
+            extra_compile_args=["-O3", "-ffp-contract=off"],
             optional=True,
         )
     ]

@@ -64,48 +64,25 @@ static inline int64_t integer_at(const Py_buffer *view, Py_ssize_t i) {
                                : ((const int64_t *)view->buf)[i];
 }
 
-/* Whether every clause id is in [0, size): one pass the compiler vectorises (a branch per id
- * through ``integer_at`` cost as much as the sums). */
-#define WITHIN_LOOP(INDEX)                                                                    \
-    do {                                                                                      \
-        const INDEX *at = (const INDEX *)clauses;                                             \
-        INDEX low = 0, high = 0;                                                              \
-        for (Py_ssize_t i = 0; i < count; i++) {                                              \
-            low = at[i] < low ? at[i] : low;                                                  \
-            high = at[i] > high ? at[i] : high;                                               \
-        }                                                                                     \
-        return low >= 0 && (int64_t)high < (int64_t)size;                                     \
-    } while (0)
-
-static int within(const void *clauses, Py_ssize_t index_size, Py_ssize_t count, Py_ssize_t size) {
-    if (count == 0) {
-        return 1;
-    }
-    if (index_size == 4) {
-        WITHIN_LOOP(int32_t);
-    }
-    WITHIN_LOOP(int64_t);
-}
-
 /* The loops, one per type of clause id and weight, with the weight's test outside the loop. */
 #define ADD_LOOP(INDEX, VALUE, WEIGHT)                                                        \
     do {                                                                                      \
         const INDEX *at = (const INDEX *)clauses;                                             \
         const VALUE *values = (const VALUE *)data;                                            \
-        if (weigh) {                                                                          \
-            for (Py_ssize_t i = 0; i < count; i++) {                                          \
-                VALUE value = values[i] * (WEIGHT);                                           \
-                sums[at[i]] += (double)value;                                                 \
+        for (Py_ssize_t i = 0; i < count; i++) {                                              \
+            if ((uint64_t)(int64_t)at[i] >= (uint64_t)size) { /* negative ones too */         \
+                return i;                                                                     \
             }                                                                                 \
-        } else {                                                                              \
-            for (Py_ssize_t i = 0; i < count; i++) {                                          \
-                sums[at[i]] += (double)values[i];                                             \
-            }                                                                                 \
+            VALUE value = weigh ? values[i] * (WEIGHT) : values[i];                           \
+            sums[at[i]] += (double)value;                                                     \
         }                                                                                     \
+        return count;                                                                         \
     } while (0)
 
-static void add_typed(double *sums, const void *clauses, Py_ssize_t index_size, const void *data,
-                      Py_ssize_t value_size, Py_ssize_t count, double weight) {
+/* Adds the row, stopping at a clause outside [0, size): returns how many were added. */
+static Py_ssize_t add_typed(double *sums, Py_ssize_t size, const void *clauses,
+                            Py_ssize_t index_size, const void *data, Py_ssize_t value_size,
+                            Py_ssize_t count, double weight) {
     int weigh = weight != 1.0;
     float weight32 = (float)weight;
     if (index_size == 4 && value_size == 4) {
@@ -137,14 +114,16 @@ static PyObject *add_row(PyObject *module, PyObject *args) {
         PyErr_SetString(PyExc_ValueError, "clauses and data differ in length");
         goto done;
     }
-    if (!within(clauses.view.buf, clauses.view.itemsize, count, size)) { /* nothing added */
-        PyErr_Format(PyExc_IndexError, "a clause outside the %zd clauses", size);
+    Py_ssize_t added;
+    Py_BEGIN_ALLOW_THREADS
+    added = add_typed((double *)out.view.buf, size, clauses.view.buf, clauses.view.itemsize,
+                      data.view.buf, data.view.itemsize, count, weight);
+    Py_END_ALLOW_THREADS
+    if (added < count) { /* a corrupt row: said, and the sums not to be used */
+        PyErr_Format(PyExc_IndexError, "clause %lld outside the %zd clauses (%zd added)",
+                     (long long)integer_at(&clauses.view, added), size, added);
         goto done;
     }
-    Py_BEGIN_ALLOW_THREADS
-    add_typed((double *)out.view.buf, clauses.view.buf, clauses.view.itemsize, data.view.buf,
-              data.view.itemsize, count, weight);
-    Py_END_ALLOW_THREADS
     result = Py_None;
     Py_INCREF(result);
 done:

@@ -26,10 +26,13 @@ compiled: bool = _compiled is not None  # tests set it False to run the numpy wa
 
 def add_row(out: np.ndarray, clauses: np.ndarray, data: np.ndarray, weight: float) -> None:
     """``out[clauses] += data * weight`` (the clauses distinct; the product in ``data``'s own
-    precision, as numpy multiplies by a Python float, then widened to float64)."""
+    precision, as numpy multiplies by a Python float, then widened to float64). A clause
+    outside ``out`` raises IndexError, and ``out`` is then not to be used."""
     if compiled and _compiled is not None:
         _compiled.add_row(out, np.ascontiguousarray(clauses), np.ascontiguousarray(data), weight)
         return
+    if len(clauses) and (clauses.min() < 0 or clauses.max() >= len(out)):  # not from the end
+        raise IndexError(f"a clause outside the {len(out)} clauses")
     np.add.at(out, clauses, _weighed(data, weight))
 
 
