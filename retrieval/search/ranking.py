@@ -20,6 +20,7 @@ clauses and counts each word's discount again for every question. Here:
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -50,7 +51,8 @@ _LEADING = 8  # of which the 8·k best (before boosts) are boosted: their k-th b
 # what all the question's rows could add to one clause, they are read at the contenders only.
 LIGHT_SHARE = 0.15
 _TOP_SLACK = 1.0 + 1e-6  # a row's weighed largest value, up to float32's rounding of the product
-_MOST_CONTENDERS = 4096  # clauses whose light rows are read to find the best, at most
+_MOST_CONTENDERS = 4096  # clauses whose light rows are read to find a field's best, at most
+_MOST_CANDIDATES = 2048  # clauses whose light rows are read to rank them, at most
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,34 +79,48 @@ def top(fields: ClauseFields, query: Query, k: int, boost: QueryBoost) -> Ranked
 
 def _top(fields: ClauseFields, query: Query, k: int, boost: QueryBoost, scratch: _Arrays) -> Ranked:
     words = _WordRows(fields, query)
-    total = words.approximate(scratch.words)
+    words_sums = words.split.heavy(scratch.words)
+    near_best, best_words = words.split.near_best(words_sums)  # the words' best is one of these
     char_rows = _CharRows(fields, query.chars)
-    chars = char_rows.heavy(scratch.chars)  # the rows that weigh, exactly as the plain sums
+    chars = char_rows.split.heavy(scratch.chars)
     best_chars = char_rows.best(chars)
     titles = fields.titles.scores(query.terms) if query.terms else None
-    best_words = float(total.max())
     best_title = 0.0
     if titles is not None:
         best_title = float(titles[fields.documents_with_clauses()].max())
     # of the words' first pass and of the characters' sums (in another order, or in part)
-    error = _relative_error(len(words.rows) + len(char_rows.rows))
-    near_best = np.zeros(0, dtype=np.int64)  # where the words may score best: the exact best
-    if best_words > 0:  # is one of theirs
-        np.greater_equal(total, best_words / (1.0 + error) ** 2, out=scratch.flags)
-        near_best = np.flatnonzero(scratch.flags)
+    error = _relative_error(len(words.rows) + len(char_rows.split.rows))
     # the fields added in units of the words' best (a factor that changes no rank, and saves
     # a pass): each other field scaled to its best, in those units
     unit = best_words / FIELD_WEIGHTS["words"] if best_words > 0 else 1.0
-    if best_chars > 0:
-        total += np.multiply(chars, FIELD_WEIGHTS["chars"] * unit / best_chars, out=scratch.other)
+    chars_scale = FIELD_WEIGHTS["chars"] * unit / best_chars if best_chars > 0 else 0.0
+    title_scaled = None
     if titles is not None and best_title > 0:
-        scaled = titles * (FIELD_WEIGHTS["title"] * unit / best_title)
-        total += np.take(scaled, fields.doc_of_clause, out=scratch.other)
-    slack = 0.0  # what the characters' light rows may add to a clause's total, at most
-    if best_chars > 0 and char_rows.light:
-        slack = char_rows.slack * FIELD_WEIGHTS["chars"] * unit / best_chars * (1.0 + error)
+        title_scaled = titles * (FIELD_WEIGHTS["title"] * unit / best_title)
+
+    def added() -> np.ndarray:
+        total = scratch.total
+        np.copyto(total, words_sums)
+        if chars_scale > 0:
+            total += np.multiply(chars, chars_scale, out=scratch.other)
+        if title_scaled is not None:
+            total += np.take(title_scaled, fields.doc_of_clause, out=scratch.other)
+        return total
+
+    total = added()
+    # what the light rows, read at the candidates only, may add to a clause's total, at most
+    slack = (words.split.slack + char_rows.split.slack * chars_scale) * (1.0 + error)
     # the best's error, and its own
     candidates = _candidates(total, k, boost, 2 * error, scratch, slack)
+    if len(candidates) > _MOST_CANDIDATES and slack > 0:  # the light rows weigh here
+        words.split.add_light(words_sums)
+        char_rows.split.add_light(chars)
+        candidates = _candidates(added(), k, boost, 2 * error, scratch)
+    elif slack > 0:  # the candidates' whole totals (the light rows read at them) rank them
+        whole = total[candidates]
+        words.split.add_light_at(whole, candidates)
+        char_rows.split.add_light_at(whole, candidates, chars_scale)
+        candidates = _within(whole, candidates, k, boost, 2 * error)
     if not len(candidates):
         return Ranked([], [], [])
     # the candidates again, the plain way: their words looked up, the other fields read
@@ -144,15 +160,11 @@ class _WordRows:
             clauses, data = fields.words.row(term)
             if len(clauses):
                 self.rows.append((weight, clauses, data, fields.word(term)))
-
-    def approximate(self, out: np.ndarray) -> np.ndarray:
-        """``out`` set to every clause's ``word_scores`` (within ``_relative_error`` of the
-        score) in one pass over the postings, the discount folded into each word's weights
-        (the plain way subtracts it after the sum)."""
-        out[:] = 0.0
-        for weight, clauses, _, word in self.rows:
-            add_row(out, clauses, word.folded, weight)
-        return out
+        # summed first with each word's discount folded into its weights (the plain way
+        # subtracts it after the sum): within ``_relative_error`` of ``word_scores``
+        self.split = _Split(
+            [(weight, c, word.folded, word.top * weight) for weight, c, _, word in self.rows]
+        )
 
     def exact(self, positions: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """The raw BM25 and the ``word_scores`` of the clauses at ``positions`` (ascending),
@@ -175,71 +187,85 @@ class _WordRows:
         return bm25, scores
 
 
-class _CharRows:
-    """The question's characters and pairs in the characters field, split by weight.
+class _Split:
+    """A field's rows for one question, split by weight.
 
-    The rows that weigh (rare pairs: short rows, large weights) are added at every clause; the
-    light ones (common characters: long rows, small weights), chosen for the postings they
-    save per weight, together worth at most ``LIGHT_SHARE`` of what all the rows can add to
-    one clause, are read only at the clauses that may still rank: no clause gets more from
-    them than ``slack``, the sum of their largest weights. Where too many clauses could still
-    be the best by the light rows, they are added after all. The sums read at the clauses
-    that rank are the plain sums: the same terms, in the query's order.
+    The rows that weigh (rare words and pairs: short rows, large weights) are added at every
+    clause; the light ones (common words and characters: long rows, small weights), chosen for
+    the postings they save per weight, together worth at most ``LIGHT_SHARE`` of what all the
+    rows can add to one clause, are read only at the clauses that may still rank: no clause
+    gets more from them than ``slack``, the sum of their largest weights. Where too many
+    clauses could still be the field's best by the light rows, they are added after all.
+    Each row: its weight, clauses, values and largest weighed value.
     """
 
-    def __init__(self, fields: ClauseFields, weights: Mapping[str, float]) -> None:
-        self.rows: list[tuple[float, np.ndarray, np.ndarray, float]] = []
-        for term, weight in weights.items():
-            clauses, data = fields.chars.row(term)
-            if len(clauses) and weight != 0.0:
-                if weight < 0:  # the bounds hold for added weights only
-                    raise ValueError(f"a negative character weight cannot be ranked: {weight}")
-                top = fields.char_top(term) * weight * _TOP_SLACK
-                self.rows.append((weight, clauses, data, top))
+    def __init__(self, rows: list[tuple[float, np.ndarray, np.ndarray, float]]) -> None:
+        self.rows = [(w, c, v, top * _TOP_SLACK) for w, c, v, top in rows]
         budget = LIGHT_SHARE * sum(row[3] for row in self.rows)
         self.light: list[int] = []  # the rows read at the contenders only
         self.slack = 0.0
-        for i in sorted(
-            range(len(self.rows)), key=lambda i: -len(self.rows[i][1]) / self.rows[i][3]
-        ):
+        by_savings = sorted(range(len(self.rows)), key=lambda i: -self._postings_per_weight(i))
+        for i in by_savings:
             if self.slack + self.rows[i][3] <= budget:
                 self.light.append(i)
                 self.slack += self.rows[i][3]
         self.in_order = True  # whether the heavy sums added their rows in the query's order
         self.error = _relative_error(len(self.rows))
 
+    def _postings_per_weight(self, row: int) -> float:
+        top = self.rows[row][3]
+        return len(self.rows[row][1]) / top if top > 0 else math.inf
+
     def heavy(self, out: np.ndarray) -> np.ndarray:
         """``out`` set to the sums of the rows that weigh (all rows when none is light)."""
         out[:] = 0.0
         light = set(self.light)
-        for i, (weight, clauses, data, _) in enumerate(self.rows):
+        for i, (weight, clauses, values, _) in enumerate(self.rows):
             if i not in light:
-                add_row(out, clauses, data, weight)
+                add_row(out, clauses, values, weight)
         return out
 
-    def best(self, heavy: np.ndarray) -> float:
-        """The best clause's plain sum: among the contenders, the clauses whose heavy sum,
-        with the light rows' most and both sums' rounding, reaches the best heavy sum; when
-        there are too many, the light rows are added to ``heavy`` first (out of order)."""
+    def near_best(self, heavy: np.ndarray) -> tuple[np.ndarray, float]:
+        """The clauses whose whole sum may be the best (the best of the exact sums is one of
+        theirs) and the best whole sum (within ``error``); when too many clauses could be
+        the best by the light rows, these are added to ``heavy`` first (out of order)."""
         most = float(heavy.max()) if len(heavy) else 0.0
-        if not self.light or most <= 0:
-            return most
+        if most <= 0:  # the heavy rows hold the largest weights: nothing scores
+            return np.zeros(0, dtype=np.int64), 0.0
         contenders = self._contenders(heavy, most)
-        if len(contenders) > _MOST_CONTENDERS:
-            for i in self.light:
-                weight, clauses, data, _ = self.rows[i]
-                add_row(heavy, clauses, data, weight)
+        if len(contenders) > _MOST_CONTENDERS and self.light:
+            self.add_light(heavy)
+            most = float(heavy.max())
+            contenders = self._contenders(heavy, most)
+        if not self.light:
+            return contenders, most
+        whole = heavy[contenders]  # the contenders' whole sums (the light rows out of order)
+        for i in self.light:
+            weight, clauses, values, _ = self.rows[i]
+            gather_row(whole, contenders, clauses, values, weight)
+        most = float(whole.max())
+        near = whole >= most * ((1.0 - self.error) / (1.0 + self.error)) ** 2
+        return contenders[near], most
+
+    def add_light(self, heavy: np.ndarray) -> None:
+        """The light rows added to ``heavy`` after all (out of the query's order)."""
+        for i in self.light:
+            weight, clauses, values, _ = self.rows[i]
+            add_row(heavy, clauses, values, weight)
+        if self.light:
             self.light, self.slack, self.in_order = [], 0.0, False
-            contenders = self._contenders(heavy, float(heavy.max()))
-        elif len(contenders) > 1:  # their light rows added (out of order): the best is near
-            whole = heavy[contenders]  # the best of these sums
-            for i in self.light:
-                weight, clauses, data, _ = self.rows[i]
-                gather_row(whole, contenders, clauses, data, weight)
-            error = self.error
-            near = whole >= float(whole.max()) * ((1.0 - error) / (1.0 + error)) ** 2
-            contenders = contenders[near]
-        return float(self.exact(contenders).max())
+
+    def add_light_at(self, sums: np.ndarray, positions: np.ndarray, scale: float = 1.0) -> None:
+        """The light rows read at ``positions`` (ascending), times ``scale``, added to
+        ``sums`` (theirs)."""
+        if not self.light or scale == 0:
+            return
+        light = sums if scale == 1.0 else np.zeros(len(positions), dtype=np.float64)
+        for i in self.light:
+            weight, clauses, values, _ = self.rows[i]
+            gather_row(light, positions, clauses, values, weight)
+        if light is not sums:
+            sums += light * scale
 
     def _contenders(self, heavy: np.ndarray, most: float) -> np.ndarray:
         error = self.error
@@ -249,13 +275,36 @@ class _CharRows:
     def exact(self, positions: np.ndarray) -> np.ndarray:
         """The plain sums of all rows at ``positions`` (ascending)."""
         sums = np.zeros(len(positions), dtype=np.float64)
-        for weight, clauses, data, _ in self.rows:
-            gather_row(sums, positions, clauses, data, weight)
+        for weight, clauses, values, _ in self.rows:
+            gather_row(sums, positions, clauses, values, weight)
         return sums
 
+
+class _CharRows:
+    """The question's characters and pairs in the characters field (split by weight), whose
+    plain sums are the weighed rows added in the query's order."""
+
+    def __init__(self, fields: ClauseFields, weights: Mapping[str, float]) -> None:
+        rows = []
+        for term, weight in weights.items():
+            clauses, data = fields.chars.row(term)
+            if len(clauses) and weight != 0.0:
+                if weight < 0:  # the bounds hold for added weights only
+                    raise ValueError(f"a negative character weight cannot be ranked: {weight}")
+                rows.append((weight, clauses, data, fields.char_top(term) * weight))
+        self.split = _Split(rows)
+
+    def best(self, heavy: np.ndarray) -> float:
+        """The best clause's plain sum (``heavy``: the split's heavy sums)."""
+        near, most = self.split.near_best(heavy)
+        if (self.split.in_order and not self.split.light) or not len(near):
+            return most  # the heavy sums are the plain sums
+        return float(self.split.exact(near).max())
+
     def at(self, heavy: np.ndarray, positions: np.ndarray) -> np.ndarray:
-        """The plain sums at ``positions`` (ascending), ``heavy`` the rows that weigh."""
-        return heavy[positions] if self.in_order and not self.light else self.exact(positions)
+        """The plain sums at ``positions`` (ascending), ``heavy`` the split's heavy sums."""
+        split = self.split
+        return heavy[positions] if split.in_order and not split.light else split.exact(positions)
 
 
 def _relative_error(words: int) -> float:
@@ -390,6 +439,17 @@ def _candidates(
     return rest[score >= theta * spread] if theta > 0 else rest[score > 0]
 
 
+def _within(
+    total: np.ndarray, positions: np.ndarray, k: int, boost: QueryBoost, margin: float
+) -> np.ndarray:
+    """Those of ``positions`` (ascending) that may be among the ``k`` best once boosted,
+    given their fields' ``total`` within ``margin`` (relative), as ``_candidates`` keeps them."""
+    score = boost.at(total, positions)
+    theta = _kth(score, k)
+    spread = (1.0 - margin) / (1.0 + margin)
+    return positions[score >= theta * spread] if theta > 0 else positions[score > 0]
+
+
 def _at_least(scores: np.ndarray, floor: float, scratch: _Arrays) -> np.ndarray:
     """The positions of the positive ``scores`` at or above ``floor``."""
     if floor > 0:
@@ -411,7 +471,8 @@ class _Arrays:
 
     def __init__(self, n: int) -> None:
         self.n = n
-        self.words = np.empty(n, dtype=np.float64)  # the words' sums, then the fields' total
+        self.words = np.empty(n, dtype=np.float64)  # the words' sums
+        self.total = np.empty(n, dtype=np.float64)  # the fields' total
         self.chars = np.empty(n, dtype=np.float64)
         self.other = np.empty(n, dtype=np.float64)  # a field scaled, the total placed
         self.flags = np.empty(n, dtype=bool)

@@ -125,7 +125,7 @@ class ClauseFields:
                 else data.astype(np.float64)
             )
             through.flags.writeable = folded.flags.writeable = False  # read by every question
-            kept = Word(through, folded)
+            kept = Word(through, folded, float(folded.max()) if len(folded) else 0.0)
             cost = len(clauses) + WORD_OVERHEAD  # postings' worth, the objects' own included
             if self._kept_cost[0] + cost > WORDS_KEPT:
                 self._words.clear()  # the words of recent questions come back soon
@@ -142,6 +142,7 @@ class Word:
     through: np.ndarray  # whether the word runs through the clause's document (discounted)
     folded: np.ndarray  # its BM25 weight there, discounted where it runs through (what the
     # first pass adds up; the exact sums read the field's own weights)
+    top: float  # the largest folded weight (what the word can add to a clause's first pass)
 
 
 def topic_and_kind_boost(

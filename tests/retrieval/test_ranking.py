@@ -325,35 +325,48 @@ def test_scratch_sets_of_an_old_corpus_size_are_let_go() -> None:
 
 
 @pytest.mark.parametrize(
-    ("light_share", "most_contenders", "compiled"),
-    [(0.0, 4096, True), (0.5, 4096, True), (0.5, 0, True), (0.15, 1, False), (0.9, 4096, False)],
+    ("light_share", "most_contenders", "most_candidates", "compiled"),
+    [
+        (0.0, 4096, 2048, True),
+        (0.15, 4096, 2048, True),
+        (0.5, 4096, 0, True),
+        (0.5, 0, 2048, True),
+        (0.15, 1, 1, False),
+        (0.9, 4096, 4096, False),
+    ],
 )
-def test_light_character_rows_read_at_the_contenders_rank_as_the_plain_way(
+def test_light_rows_read_at_the_contenders_rank_as_the_plain_way(
     index: ClauseIndex,
     queries: QueryBuilder,
     monkeypatch: pytest.MonkeyPatch,
     light_share: float,
     most_contenders: int,
+    most_candidates: int,
     compiled: bool,
 ) -> None:
-    """However many of the characters' rows are left light (none, most), whether they are
-    added after all (too many contenders) and whichever way the postings are summed."""
+    """However many of the words' and characters' rows are left light (none, most), whether
+    they are added after all (too many contenders for a field's best, too many candidates)
+    and whichever way the postings are summed."""
     monkeypatch.setattr(ranking, "LIGHT_SHARE", light_share)
     monkeypatch.setattr(ranking, "_MOST_CONTENDERS", most_contenders)
+    monkeypatch.setattr(ranking, "_MOST_CANDIDATES", most_candidates)
     monkeypatch.setattr(postings, "compiled", compiled)
     gazetteer = load_gazetteer()
     lightened = reordered = 0
     for question in QUESTIONS:
         query = queries.build(question, intents={"loans": 0.6, "funding": 0.3})
-        rows = ranking._CharRows(index.fields, query.chars)
-        lightened += bool(rows.light)
-        rows.best(rows.heavy(np.empty(len(index.clauses))))
-        reordered += not rows.in_order
+        for split in (
+            ranking._WordRows(index.fields, query).split,
+            ranking._CharRows(index.fields, query.chars).split,
+        ):
+            lightened += bool(split.light)
+            split.near_best(split.heavy(np.empty(len(index.clauses))))
+            reordered += not split.in_order
         for places in ([], gazetteer.find("东莞")):
             tiers = index.tiers(places)
             for k in (1, 60):
                 assert searched(index, query, k, tiers) == plain(index, query, k, tiers)
-    assert (lightened == 0) if light_share == 0 else (lightened > len(QUESTIONS) // 2)
+    assert (lightened == 0) if light_share == 0 else (lightened > len(QUESTIONS))
     assert (reordered > 0) == (light_share > 0 and most_contenders < 2)
 
 
