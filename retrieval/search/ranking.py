@@ -20,14 +20,14 @@ clauses and counts each word's discount again for every question. Here:
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 
 import numpy as np
 
 from retrieval.cores import usable_cores
-from retrieval.postings import add_row, gather_row
+from retrieval.index import SparseBM25
+from retrieval.postings import add_row
 from retrieval.search.query import Query
 from retrieval.search.scoring import (
     FIELD_WEIGHTS,
@@ -47,12 +47,6 @@ from retrieval.search.scoring import (
 _UNIT_ROUNDING = 2.0**-53
 _SAMPLE_STRIDE = 64  # a 1/64 sample's k-th best leaves about 64·k clauses to bound the rest with
 _LEADING = 8  # of which the 8·k best (before boosts) are boosted: their k-th best bounds the rest
-# The light rows of the characters field (see ``_CharRows``): together at most this share of
-# what all the question's rows could add to one clause, they are read at the contenders only.
-LIGHT_SHARE = 0.15
-_TOP_SLACK = 1.0 + 1e-6  # a row's weighed largest value, up to float32's rounding of the product
-_MOST_CONTENDERS = 4096  # clauses whose light rows are read to find a field's best, at most
-_MOST_CANDIDATES = 2048  # clauses whose light rows are read to rank them, at most
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,48 +73,29 @@ def top(fields: ClauseFields, query: Query, k: int, boost: QueryBoost) -> Ranked
 
 def _top(fields: ClauseFields, query: Query, k: int, boost: QueryBoost, scratch: _Arrays) -> Ranked:
     words = _WordRows(fields, query)
-    words_sums = words.split.heavy(scratch.words)
-    near_best, best_words = words.split.near_best(words_sums)  # the words' best is one of these
-    char_rows = _CharRows(fields, query.chars)
-    chars = char_rows.split.heavy(scratch.chars)
-    best_chars = char_rows.best(chars)
+    total = words.approximate(scratch.words)
+    chars = scratch.chars
+    chars[:] = 0.0
+    _add(chars, fields.chars, query.chars)  # exactly as ``chars.scores`` adds
     titles = fields.titles.scores(query.terms) if query.terms else None
+    best_words, best_chars = float(total.max()), float(chars.max())
     best_title = 0.0
     if titles is not None:
         best_title = float(titles[fields.documents_with_clauses()].max())
-    # of the words' first pass and of the characters' sums (in another order, or in part)
-    error = _relative_error(len(words.rows) + len(char_rows.split.rows))
+    error = _relative_error(len(words.rows))  # of the words' first pass
+    near_best = np.zeros(0, dtype=np.int64)  # where the words may score best: the exact best
+    if best_words > 0:  # is one of theirs
+        np.greater_equal(total, best_words / (1.0 + error) ** 2, out=scratch.flags)
+        near_best = np.flatnonzero(scratch.flags)
     # the fields added in units of the words' best (a factor that changes no rank, and saves
     # a pass): each other field scaled to its best, in those units
     unit = best_words / FIELD_WEIGHTS["words"] if best_words > 0 else 1.0
-    chars_scale = FIELD_WEIGHTS["chars"] * unit / best_chars if best_chars > 0 else 0.0
-    title_scaled = None
+    if best_chars > 0:
+        total += np.multiply(chars, FIELD_WEIGHTS["chars"] * unit / best_chars, out=scratch.other)
     if titles is not None and best_title > 0:
-        title_scaled = titles * (FIELD_WEIGHTS["title"] * unit / best_title)
-
-    def added() -> np.ndarray:
-        total = scratch.total
-        np.copyto(total, words_sums)
-        if chars_scale > 0:
-            total += np.multiply(chars, chars_scale, out=scratch.other)
-        if title_scaled is not None:
-            total += np.take(title_scaled, fields.doc_of_clause, out=scratch.other)
-        return total
-
-    total = added()
-    # what the light rows, read at the candidates only, may add to a clause's total, at most
-    slack = (words.split.slack + char_rows.split.slack * chars_scale) * (1.0 + error)
-    # the best's error, and its own
-    candidates = _candidates(total, k, boost, 2 * error, scratch, slack)
-    if len(candidates) > _MOST_CANDIDATES and slack > 0:  # the light rows weigh here
-        words.split.add_light(words_sums)
-        char_rows.split.add_light(chars)
-        candidates = _candidates(added(), k, boost, 2 * error, scratch)
-    elif slack > 0:  # the candidates' whole totals (the light rows read at them) rank them
-        whole = total[candidates]
-        words.split.add_light_at(whole, candidates)
-        char_rows.split.add_light_at(whole, candidates, chars_scale)
-        candidates = _within(whole, candidates, k, boost, 2 * error)
+        scaled = titles * (FIELD_WEIGHTS["title"] * unit / best_title)
+        total += np.take(scaled, fields.doc_of_clause, out=scratch.other)
+    candidates = _candidates(total, k, boost, 2 * error, scratch)  # the best's error, and its own
     if not len(candidates):
         return Ranked([], [], [])
     # the candidates again, the plain way: their words looked up, the other fields read
@@ -132,7 +107,7 @@ def _top(fields: ClauseFields, query: Query, k: int, boost: QueryBoost, scratch:
         best = float(word_scores[np.searchsorted(both, near_best)].max())
         exact += FIELD_WEIGHTS["words"] * word_scores[at] / best
     if best_chars > 0:
-        exact += FIELD_WEIGHTS["chars"] * char_rows.at(chars, candidates) / best_chars
+        exact += FIELD_WEIGHTS["chars"] * chars[candidates] / best_chars
     if titles is not None and best_title > 0:
         title_scores = titles[fields.doc_of_clause[candidates]]
         exact += FIELD_WEIGHTS["title"] * title_scores / best_title
@@ -160,11 +135,15 @@ class _WordRows:
             clauses, data = fields.words.row(term)
             if len(clauses):
                 self.rows.append((weight, clauses, data, fields.word(term)))
-        # summed first with each word's discount folded into its weights (the plain way
-        # subtracts it after the sum): within ``_relative_error`` of ``word_scores``
-        self.split = _Split(
-            [(weight, c, word.folded, word.top * weight) for weight, c, _, word in self.rows]
-        )
+
+    def approximate(self, out: np.ndarray) -> np.ndarray:
+        """``out`` set to every clause's ``word_scores`` (within ``_relative_error`` of the
+        score) in one pass over the postings, the discount folded into each word's weights
+        (the plain way subtracts it after the sum)."""
+        out[:] = 0.0
+        for weight, clauses, _, word in self.rows:
+            add_row(out, clauses, word.folded, weight)
+        return out
 
     def exact(self, positions: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """The raw BM25 and the ``word_scores`` of the clauses at ``positions`` (ascending),
@@ -187,126 +166,6 @@ class _WordRows:
         return bm25, scores
 
 
-class _Split:
-    """A field's rows for one question, split by weight.
-
-    The rows that weigh (rare words and pairs: short rows, large weights) are added at every
-    clause; the light ones (common words and characters: long rows, small weights), chosen for
-    the postings they save per weight, together worth at most ``LIGHT_SHARE`` of what all the
-    rows can add to one clause, are read only at the clauses that may still rank: no clause
-    gets more from them than ``slack``, the sum of their largest weights. Where too many
-    clauses could still be the field's best by the light rows, they are added after all.
-    Each row: its weight, clauses, values and largest weighed value.
-    """
-
-    def __init__(self, rows: list[tuple[float, np.ndarray, np.ndarray, float]]) -> None:
-        self.rows = [(w, c, v, top * _TOP_SLACK) for w, c, v, top in rows]
-        budget = LIGHT_SHARE * sum(row[3] for row in self.rows)
-        self.light: list[int] = []  # the rows read at the contenders only
-        self.slack = 0.0
-        by_savings = sorted(range(len(self.rows)), key=lambda i: -self._postings_per_weight(i))
-        for i in by_savings:
-            if self.slack + self.rows[i][3] <= budget:
-                self.light.append(i)
-                self.slack += self.rows[i][3]
-        self.in_order = True  # whether the heavy sums added their rows in the query's order
-        self.error = _relative_error(len(self.rows))
-
-    def _postings_per_weight(self, row: int) -> float:
-        top = self.rows[row][3]
-        return len(self.rows[row][1]) / top if top > 0 else math.inf
-
-    def heavy(self, out: np.ndarray) -> np.ndarray:
-        """``out`` set to the sums of the rows that weigh (all rows when none is light)."""
-        out[:] = 0.0
-        light = set(self.light)
-        for i, (weight, clauses, values, _) in enumerate(self.rows):
-            if i not in light:
-                add_row(out, clauses, values, weight)
-        return out
-
-    def near_best(self, heavy: np.ndarray) -> tuple[np.ndarray, float]:
-        """The clauses whose whole sum may be the best (the best of the exact sums is one of
-        theirs) and the best whole sum (within ``error``); when too many clauses could be
-        the best by the light rows, these are added to ``heavy`` first (out of order)."""
-        most = float(heavy.max()) if len(heavy) else 0.0
-        if most <= 0:  # the heavy rows hold the largest weights: nothing scores
-            return np.zeros(0, dtype=np.int64), 0.0
-        contenders = self._contenders(heavy, most)
-        if len(contenders) > _MOST_CONTENDERS and self.light:
-            self.add_light(heavy)
-            most = float(heavy.max())
-            contenders = self._contenders(heavy, most)
-        if not self.light:
-            return contenders, most
-        whole = heavy[contenders]  # the contenders' whole sums (the light rows out of order)
-        for i in self.light:
-            weight, clauses, values, _ = self.rows[i]
-            gather_row(whole, contenders, clauses, values, weight)
-        most = float(whole.max())
-        near = whole >= most * ((1.0 - self.error) / (1.0 + self.error)) ** 2
-        return contenders[near], most
-
-    def add_light(self, heavy: np.ndarray) -> None:
-        """The light rows added to ``heavy`` after all (out of the query's order)."""
-        for i in self.light:
-            weight, clauses, values, _ = self.rows[i]
-            add_row(heavy, clauses, values, weight)
-        if self.light:
-            self.light, self.slack, self.in_order = [], 0.0, False
-
-    def add_light_at(self, sums: np.ndarray, positions: np.ndarray, scale: float = 1.0) -> None:
-        """The light rows read at ``positions`` (ascending), times ``scale``, added to
-        ``sums`` (theirs)."""
-        if not self.light or scale == 0:
-            return
-        light = sums if scale == 1.0 else np.zeros(len(positions), dtype=np.float64)
-        for i in self.light:
-            weight, clauses, values, _ = self.rows[i]
-            gather_row(light, positions, clauses, values, weight)
-        if light is not sums:
-            sums += light * scale
-
-    def _contenders(self, heavy: np.ndarray, most: float) -> np.ndarray:
-        error = self.error
-        floor = (most * (1.0 - error) / (1.0 + error) ** 2 - self.slack) * (1.0 - error)
-        return np.flatnonzero(heavy >= floor)
-
-    def exact(self, positions: np.ndarray) -> np.ndarray:
-        """The plain sums of all rows at ``positions`` (ascending)."""
-        sums = np.zeros(len(positions), dtype=np.float64)
-        for weight, clauses, values, _ in self.rows:
-            gather_row(sums, positions, clauses, values, weight)
-        return sums
-
-
-class _CharRows:
-    """The question's characters and pairs in the characters field (split by weight), whose
-    plain sums are the weighed rows added in the query's order."""
-
-    def __init__(self, fields: ClauseFields, weights: Mapping[str, float]) -> None:
-        rows = []
-        for term, weight in weights.items():
-            clauses, data = fields.chars.row(term)
-            if len(clauses) and weight != 0.0:
-                if weight < 0:  # the bounds hold for added weights only
-                    raise ValueError(f"a negative character weight cannot be ranked: {weight}")
-                rows.append((weight, clauses, data, fields.char_top(term) * weight))
-        self.split = _Split(rows)
-
-    def best(self, heavy: np.ndarray) -> float:
-        """The best clause's plain sum (``heavy``: the split's heavy sums)."""
-        near, most = self.split.near_best(heavy)
-        if (self.split.in_order and not self.split.light) or not len(near):
-            return most  # the heavy sums are the plain sums
-        return float(self.split.exact(near).max())
-
-    def at(self, heavy: np.ndarray, positions: np.ndarray) -> np.ndarray:
-        """The plain sums at ``positions`` (ascending), ``heavy`` the split's heavy sums."""
-        split = self.split
-        return heavy[positions] if split.in_order and not split.light else split.exact(positions)
-
-
 def _relative_error(words: int) -> float:
     """A bound on how far, relatively, the first pass's words sum may be from the plain one
     (``words``: the question's words in the field): both sums' roundings, the plain one's
@@ -315,6 +174,15 @@ def _relative_error(words: int) -> float:
         raise ValueError("ranking needs a title-word discount in [0, 1)")
     plain = (2 * words + 2) / (1.0 - TITLE_WORD_DISCOUNT)
     return 2.0 * (plain + words + 4) * _UNIT_ROUNDING
+
+
+def _add(out: np.ndarray, field: SparseBM25, weights: Mapping[str, float]) -> None:
+    """``field.scores(weights)`` added into ``out`` (zeroed): the same terms in the same order,
+    each clause's sum the same bits."""
+    for term, weight in weights.items():
+        clauses, data = field.row(term)
+        if len(clauses) and weight != 0.0:
+            add_row(out, clauses, data, weight)
 
 
 class Boosts:
@@ -395,22 +263,14 @@ class QueryBoost:
 
 
 def _candidates(
-    total: np.ndarray,
-    k: int,
-    boost: QueryBoost,
-    margin: float,
-    scratch: _Arrays,
-    slack: float = 0.0,
+    total: np.ndarray, k: int, boost: QueryBoost, margin: float, scratch: _Arrays
 ) -> np.ndarray:
     """The clauses (ascending) that may be among the ``k`` best once boosted, given their
-    fields' ``total`` within ``margin`` (relative) and short of it by ``slack`` at most (what
-    rows left out may add): the boosted k-th best of the clauses leading by ``total`` bounds
-    the rest, and those that may reach it are boosted to see."""
+    fields' ``total`` within ``margin`` (relative): the boosted k-th best of the clauses
+    leading by ``total`` bounds the rest, and those that may reach it are boosted to see."""
     proxy = total  # what no clause's boosted score exceeds, but for ``boost.bound``
-    if slack > 0:  # and for what the rows left out add
-        proxy = np.add(total, slack, out=scratch.other)
     if boost.tiers is not None:
-        proxy = np.multiply(proxy, boost.tiers, out=scratch.other)
+        proxy = np.multiply(total, boost.tiers, out=scratch.other)
     if len(boost.excluded):  # clauses already shown score 0: they lead nothing
         if proxy is total:
             np.copyto(scratch.other, total)
@@ -425,7 +285,7 @@ def _candidates(
     if len(leading) > _LEADING * k:  # boosting thousands costs more than the bound saves
         cut = len(leading) - _LEADING * k
         best = leading[np.argpartition(proxy[leading], cut)[cut:]]
-    theta = _kth(boost.at(total[best], best), k)  # at least: ``total`` falls short, if at all
+    theta = _kth(boost.at(total[best], best), k)
     spread = (1.0 - margin) / (1.0 + margin)
     reach = theta * spread / (boost.bound * (1.0 + margin)) if theta > 0 else 0.0
     if floor > 0 and reach >= floor:  # all that may reach theta lead already
@@ -434,20 +294,7 @@ def _candidates(
         rest = _at_least(proxy, reach, scratch)
     score = boost.at(total[rest], rest)
     theta = _kth(score, k)
-    if slack > 0:  # the most each may score
-        score = boost.at(total[rest] + slack, rest)
     return rest[score >= theta * spread] if theta > 0 else rest[score > 0]
-
-
-def _within(
-    total: np.ndarray, positions: np.ndarray, k: int, boost: QueryBoost, margin: float
-) -> np.ndarray:
-    """Those of ``positions`` (ascending) that may be among the ``k`` best once boosted,
-    given their fields' ``total`` within ``margin`` (relative), as ``_candidates`` keeps them."""
-    score = boost.at(total, positions)
-    theta = _kth(score, k)
-    spread = (1.0 - margin) / (1.0 + margin)
-    return positions[score >= theta * spread] if theta > 0 else positions[score > 0]
 
 
 def _at_least(scores: np.ndarray, floor: float, scratch: _Arrays) -> np.ndarray:
@@ -471,8 +318,7 @@ class _Arrays:
 
     def __init__(self, n: int) -> None:
         self.n = n
-        self.words = np.empty(n, dtype=np.float64)  # the words' sums
-        self.total = np.empty(n, dtype=np.float64)  # the fields' total
+        self.words = np.empty(n, dtype=np.float64)  # the words' sums, then the fields' total
         self.chars = np.empty(n, dtype=np.float64)
         self.other = np.empty(n, dtype=np.float64)  # a field scaled, the total placed
         self.flags = np.empty(n, dtype=bool)

@@ -50,7 +50,6 @@ class ClauseFields:
     _words: dict[str, Word] = field(default_factory=dict, repr=False, compare=False)
     _kept_cost: list[int] = field(default_factory=lambda: [0], repr=False, compare=False)
     _documents: list[np.ndarray] = field(default_factory=list, repr=False, compare=False)
-    _char_tops: dict[str, float] = field(default_factory=dict, repr=False, compare=False)
 
     def documents_with_clauses(self) -> np.ndarray:
         """The documents that have clauses (a title's score counts only through them)."""
@@ -102,15 +101,6 @@ class ClauseFields:
         running[self.titles.postings(term)] = True
         return running[docs]
 
-    def char_top(self, term: str) -> float:
-        """The largest weight of ``term`` in the characters field (kept: ranking reads it for
-        every question with the term, to know how much the term can add to a clause)."""
-        top = self._char_tops.get(term)
-        if top is None:
-            data = self.chars.row(term)[1]
-            top = self._char_tops[term] = float(data.max()) if len(data) else 0.0
-        return top
-
     def word(self, term: str) -> Word:
         """What ranking reads of ``term`` in the words field besides its postings: it depends
         on the index alone, so it is kept (up to ``WORDS_KEPT`` postings' worth), not counted
@@ -125,7 +115,7 @@ class ClauseFields:
                 else data.astype(np.float64)
             )
             through.flags.writeable = folded.flags.writeable = False  # read by every question
-            kept = Word(through, folded, float(folded.max()) if len(folded) else 0.0)
+            kept = Word(through, folded)
             cost = len(clauses) + WORD_OVERHEAD  # postings' worth, the objects' own included
             if self._kept_cost[0] + cost > WORDS_KEPT:
                 self._words.clear()  # the words of recent questions come back soon
@@ -142,7 +132,6 @@ class Word:
     through: np.ndarray  # whether the word runs through the clause's document (discounted)
     folded: np.ndarray  # its BM25 weight there, discounted where it runs through (what the
     # first pass adds up; the exact sums read the field's own weights)
-    top: float  # the largest folded weight (what the word can add to a clause's first pass)
 
 
 def topic_and_kind_boost(

@@ -102,10 +102,17 @@ def test_the_corpus_ties_and_has_topics_kinds_and_places(index: ClauseIndex) -> 
     assert len(set(texts)) < len(texts)  # some clauses repeat: their scores tie
 
 
+@pytest.mark.parametrize("compiled", [True, False], ids=["compiled", "numpy"])
 @pytest.mark.parametrize("k", [1, 5, 60])
 def test_search_ranks_and_scores_as_the_plain_way(
-    index: ClauseIndex, queries: QueryBuilder, k: int
+    index: ClauseIndex,
+    queries: QueryBuilder,
+    monkeypatch: pytest.MonkeyPatch,
+    k: int,
+    compiled: bool,
 ) -> None:
+    """Whichever way the postings are summed (``retrieval.postings``: compiled or numpy)."""
+    monkeypatch.setattr(postings, "compiled", compiled)
     rng = random.Random(k)
     gazetteer = load_gazetteer()
     for question in QUESTIONS:
@@ -322,59 +329,3 @@ def test_scratch_sets_of_an_old_corpus_size_are_let_go() -> None:
     pool.give_back(first)  # a set of the old size coming back is not kept
     pool.give_back(bigger)
     assert pool._free == [bigger]
-
-
-@pytest.mark.parametrize(
-    ("light_share", "most_contenders", "most_candidates", "compiled"),
-    [
-        (0.0, 4096, 2048, True),
-        (0.15, 4096, 2048, True),
-        (0.5, 4096, 0, True),
-        (0.5, 0, 2048, True),
-        (0.15, 1, 1, False),
-        (0.9, 4096, 4096, False),
-    ],
-)
-def test_light_rows_read_at_the_contenders_rank_as_the_plain_way(
-    index: ClauseIndex,
-    queries: QueryBuilder,
-    monkeypatch: pytest.MonkeyPatch,
-    light_share: float,
-    most_contenders: int,
-    most_candidates: int,
-    compiled: bool,
-) -> None:
-    """However many of the words' and characters' rows are left light (none, most), whether
-    they are added after all (too many contenders for a field's best, too many candidates)
-    and whichever way the postings are summed."""
-    monkeypatch.setattr(ranking, "LIGHT_SHARE", light_share)
-    monkeypatch.setattr(ranking, "_MOST_CONTENDERS", most_contenders)
-    monkeypatch.setattr(ranking, "_MOST_CANDIDATES", most_candidates)
-    monkeypatch.setattr(postings, "compiled", compiled)
-    gazetteer = load_gazetteer()
-    lightened = reordered = 0
-    for question in QUESTIONS:
-        query = queries.build(question, intents={"loans": 0.6, "funding": 0.3})
-        for split in (
-            ranking._WordRows(index.fields, query).split,
-            ranking._CharRows(index.fields, query.chars).split,
-        ):
-            lightened += bool(split.light)
-            split.near_best(split.heavy(np.empty(len(index.clauses))))
-            reordered += not split.in_order
-        for places in ([], gazetteer.find("东莞")):
-            tiers = index.tiers(places)
-            for k in (1, 60):
-                assert searched(index, query, k, tiers) == plain(index, query, k, tiers)
-    assert (lightened == 0) if light_share == 0 else (lightened > len(QUESTIONS))
-    assert (reordered > 0) == (light_share > 0 and most_contenders < 2)
-
-
-def test_a_rows_largest_weight_is_kept_and_bounds_the_row(index: ClauseIndex) -> None:
-    fields = index.fields
-    for term in list(fields.chars.vocabulary)[:200]:
-        data = fields.chars.row(term)[1]
-        assert fields.char_top(term) == float(data.max())
-        assert fields._char_tops[term] == fields.char_top(term)
-        weighed = (data * np.float32(1.7)).astype(np.float64)
-        assert weighed.max() <= fields.char_top(term) * 1.7 * ranking._TOP_SLACK
