@@ -23,6 +23,10 @@ from zhtext.normalize import normalize_text
 SETTINGS_PATH = Path(__file__).resolve().parent / "data" / "compose.toml"
 _SENTENCE = re.compile(r"[^。！？；!?;]+(?:[。！？；!?;]+[”’」』）)]*)?")
 _PHRASE = re.compile(r"[^，,、：:]+(?:[，,、：:])?")
+# sentences (and phrases) whose normalised text and words are kept: the clauses shown again and
+# again (the best answers to common questions) are not normalised and cut by jieba each time;
+# some 1.5 KB a sentence
+SENTENCES_KEPT = 8192
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,6 +65,8 @@ class ExcerptCutter:
         self.tokenizer = tokenizer
         self.rules = rules or compose_rules()
         self.kinds = get_question_kinds()
+        # (text, the tokenizer's generation) -> its normalised text and words; see ``_words``
+        self._words_of = lru_cache(maxsize=SENTENCES_KEPT)(self._cut_words)
 
     def asks_quantity(self, question: str) -> bool:
         return any(cue in question for cue in self.rules.quantity_cues)
@@ -98,8 +104,7 @@ class ExcerptCutter:
     ) -> float:
         """What a sentence answers: the question's words it holds, by information, more when
         it holds what the question asks for (a date for 什么时候, a phone for 电话, an amount)."""
-        normalized = normalize_text(sentence)  # once: the tokens are cut from it too
-        tokens = set(self.tokenizer.tokens(normalized, normalized=True))
+        normalized, tokens = self._words(sentence)
         score = 0.0
         for term in query.content_terms:
             if query.alternatives[term] & tokens or (
@@ -114,6 +119,16 @@ class ExcerptCutter:
             if pattern is not None and pattern.search(normalized):
                 score = (score + 1.0) * (1.0 + KIND_BOOST)
         return score
+
+    def _words(self, text: str) -> tuple[str, frozenset[str]]:
+        """``text`` normalised, and its words (kept: see ``SENTENCES_KEPT``). A tokenizer
+        taught words (a reload adds place names and titles) may cut differently: its count
+        of domain words, which grows with every word taught, is part of the key."""
+        return self._words_of(text, len(self.tokenizer.domain_words))
+
+    def _cut_words(self, text: str, generation: int) -> tuple[str, frozenset[str]]:
+        normalized = normalize_text(text)  # once: the words are cut from it too
+        return normalized, frozenset(self.tokenizer.tokens(normalized, normalized=True))
 
     def _grow(
         self, spans: list[tuple[int, int]], scores: list[float], best: int, text: str
