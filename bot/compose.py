@@ -25,8 +25,8 @@ _SENTENCE = re.compile(r"[^。！？；!?;]+(?:[。！？；!?;]+[”’」』�
 _PHRASE = re.compile(r"[^，,、：:]+(?:[，,、：:])?")
 # sentences (and phrases) whose normalised text and words are kept: the clauses shown again and
 # again (the best answers to common questions) are not normalised and cut by jieba each time;
-# some 1.5 KB a sentence
-SENTENCES_KEPT = 8192
+# some 2 KB a sentence (8 MB)
+SENTENCES_KEPT = 4096
 
 
 @dataclass(frozen=True, slots=True)
