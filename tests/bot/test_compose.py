@@ -1,9 +1,11 @@
 """The excerpt cutter (``bot.compose``): what it keeps of a sentence (its normalised text and
-words) gives the excerpts cutting afresh gives, stays bounded, and follows a tokenizer that is
+words), and its cutting only the sentences that may hold a question's word, give the excerpts
+cutting every sentence afresh gives; what it keeps stays bounded and follows a tokenizer that is
 taught words."""
 
 from __future__ import annotations
 
+import tomllib
 from pathlib import Path
 
 import pytest
@@ -12,8 +14,8 @@ from bot import compose
 from bot.compose import ExcerptCutter
 from retrieval.bench import bench_questions
 from retrieval.corpus import read_corpus
-from retrieval.search import QueryBuilder, get_synonyms
-from retrieval.tokenize import PolicyTokenizer
+from retrieval.search import Query, QueryBuilder, get_synonyms
+from retrieval.tokenize import DATA_DIR, PolicyTokenizer
 from zhtext.normalize import normalize_text
 
 SEEDS = Path(__file__).resolve().parents[2] / "seeds"
@@ -23,7 +25,7 @@ QUESTIONS = [*bench_questions(), "首台套保险补偿多少", "申请截止时
 class FreshCutter(ExcerptCutter):
     """Normalises and cuts every sentence each time it is scored, as main did."""
 
-    def _words(self, text: str) -> tuple[str, frozenset[str]]:
+    def _words(self, text: str, query: Query) -> tuple[str, frozenset[str]]:
         normalized = normalize_text(text)
         return normalized, frozenset(self.tokenizer.tokens(normalized, normalized=True))
 
@@ -66,23 +68,37 @@ def test_kept_words_give_the_fresh_excerpts(
 ) -> None:
     queries = QueryBuilder(tokenizer, get_synonyms())
     expected = excerpts(FreshCutter(tokenizer), queries, clauses)
-    default = compose.SENTENCES_KEPT
-    for kept in (default, 5):  # then letting go of sentences all the time
+    for kept in (compose.SENTENCES_KEPT, 5):  # then letting go of sentences all the time
         monkeypatch.setattr(compose, "SENTENCES_KEPT", kept)
         cutter = ExcerptCutter(tokenizer)
         assert excerpts(cutter, queries, clauses) == expected
         assert excerpts(cutter, queries, clauses) == expected  # from what was kept
-        info = cutter._words_of.cache_info()
-        assert info.currsize <= kept
-        if kept == default:  # all of these clauses' sentences fit
-            assert info.misses <= info.hits
+        assert 0 < len(cutter._kept) <= kept
+    cutter = ExcerptCutter(tokenizer)
+    excerpts(cutter, queries, clauses)
+    left_uncut = [text for (text, _), (_, words) in cutter._kept.items() if words is None]
+    assert left_uncut  # sentences none of the questions' words is in
+
+
+def test_a_word_is_a_piece_of_the_text_it_is_cut_from(
+    tokenizer: PolicyTokenizer, clauses: list[tuple[str, tuple[int, ...], frozenset[str]]]
+) -> None:
+    """What lets the cutter leave alone the sentences that hold none of a question's words
+    (amounts among them: 500万元 is indexed as 500万, a piece of it)."""
+    units = tomllib.loads((DATA_DIR / "tokens.toml").read_text(encoding="utf-8"))["units"]
+    amounts = [f"补助{n}{unit}以内" for n in ("3", "2.5", "500") for unit in units]
+    for text in [*(text for text, _, _ in clauses), *amounts, "5g基站a档3:1", "1:2.5比例"]:
+        normalized = normalize_text(text)
+        for word in tokenizer.tokens(normalized, normalized=True):
+            assert word in normalized, (word, text)
 
 
 def test_a_taught_word_is_cut_whole_at_once(tokenizer: PolicyTokenizer) -> None:
     cutter = ExcerptCutter(tokenizer)
+    query = QueryBuilder(tokenizer, get_synonyms()).build("企业申请专项资金")
     sentence = "企业可申请鑫垚淼焱专项资金。"
-    before = cutter._words(sentence)[1]
-    assert "鑫垚淼焱" not in before
+    before = cutter._words(sentence, query)[1]
+    assert before and "鑫垚淼焱" not in before
     tokenizer.add_words(["鑫垚淼焱"])
-    assert "鑫垚淼焱" in cutter._words(sentence)[1]
-    assert cutter._words(sentence) == FreshCutter(tokenizer)._words(sentence)
+    assert "鑫垚淼焱" in cutter._words(sentence, query)[1]
+    assert cutter._words(sentence, query) == FreshCutter(tokenizer)._words(sentence, query)
