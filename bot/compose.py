@@ -6,8 +6,10 @@ a quote is verbatim or it is not shown; cuts are marked with …….
 
 from __future__ import annotations
 
+import contextlib
 import re
 import tomllib
+from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
@@ -23,6 +25,10 @@ from zhtext.normalize import normalize_text
 SETTINGS_PATH = Path(__file__).resolve().parent / "data" / "compose.toml"
 _SENTENCE = re.compile(r"[^。！？；!?;]+(?:[。！？；!?;]+[”’」』）)]*)?")
 _PHRASE = re.compile(r"[^，,、：:]+(?:[，,、：:])?")
+# sentences (and phrases) whose normalised text and words are kept: the clauses shown again and
+# again (the best answers to common questions) are not normalised and cut by jieba each time;
+# some 2 KB a sentence (8 MB)
+SENTENCES_KEPT = 4096
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,6 +67,9 @@ class ExcerptCutter:
         self.tokenizer = tokenizer
         self.rules = rules or compose_rules()
         self.kinds = get_question_kinds()
+        # (text, the tokenizer's generation) -> its normalised text, and its words when they
+        # were needed (see ``_words``); the least recently used let go first
+        self._kept: OrderedDict[tuple[str, int], tuple[str, frozenset[str] | None]] = OrderedDict()
 
     def asks_quantity(self, question: str) -> bool:
         return any(cue in question for cue in self.rules.quantity_cues)
@@ -98,8 +107,7 @@ class ExcerptCutter:
     ) -> float:
         """What a sentence answers: the question's words it holds, by information, more when
         it holds what the question asks for (a date for 什么时候, a phone for 电话, an amount)."""
-        normalized = normalize_text(sentence)  # once: the tokens are cut from it too
-        tokens = set(self.tokenizer.tokens(normalized, normalized=True))
+        normalized, tokens = self._words(sentence, query)
         score = 0.0
         for term in query.content_terms:
             if query.alternatives[term] & tokens or (
@@ -114,6 +122,37 @@ class ExcerptCutter:
             if pattern is not None and pattern.search(normalized):
                 score = (score + 1.0) * (1.0 + KIND_BOOST)
         return score
+
+    def _words(self, text: str, query: Query) -> tuple[str, frozenset[str]]:
+        """``text`` normalised, and its words: none when the normalised text holds none of
+        the question's words (nor all the parts of one), as a word is always a piece of the
+        text it is cut from (``tests/bot/test_compose.py`` holds the tokenizer to it), so
+        jieba cuts only the sentences that may answer. Kept (see ``SENTENCES_KEPT``); a
+        tokenizer taught words (a reload adds place names and titles) may cut differently:
+        its count of domain words, which grows with every word taught, is part of the key."""
+        key = (text, len(self.tokenizer.domain_words))
+        kept = self._kept.get(key)
+        if kept is None:
+            normalized, words = normalize_text(text), None
+        else:
+            normalized, words = kept
+            with contextlib.suppress(KeyError):  # another thread let go of it meanwhile
+                self._kept.move_to_end(key)
+        if words is None:
+            if not _may_hold(query, normalized):
+                if kept is None:
+                    self._keep(key, (normalized, None))
+                return normalized, frozenset()
+            words = frozenset(self.tokenizer.tokens(normalized, normalized=True))
+            self._keep(key, (normalized, words))
+        return normalized, words
+
+    def _keep(self, key: tuple[str, int], value: tuple[str, frozenset[str] | None]) -> None:
+        """``_kept[key] = value``, the least recently used let go when ``SENTENCES_KEPT`` are."""
+        if key not in self._kept and len(self._kept) >= SENTENCES_KEPT:
+            with contextlib.suppress(KeyError):  # another thread emptied it meanwhile
+                self._kept.popitem(last=False)
+        self._kept[key] = value
 
     def _grow(
         self, spans: list[tuple[int, int]], scores: list[float], best: int, text: str
@@ -203,6 +242,18 @@ class ExcerptCutter:
 
 
 _LEADING_PUNCTUATION = "。，、；：！？,.;:!? "
+
+
+def _may_hold(query: Query, normalized: str) -> bool:
+    """Whether a normalised text may have one of ``query``'s words among its words: one of
+    a word's alternatives is in it, or all its parts are."""
+    for term in query.content_terms:
+        if any(word in normalized for word in query.alternatives[term]):
+            return True
+        parts = query.parts[term]
+        if parts and all(part in normalized for part in parts):
+            return True
+    return False
 
 
 def _trivial(piece: str) -> bool:

@@ -35,6 +35,12 @@ SPLIT_GAP = 3  # 过桥贷款 is found in 过桥融资贷款: its two halves thi
 
 HOLDING_KEPT_BYTES = 16 << 20  # words whose documents are kept: a byte a document each
 IN_DOCUMENT_KEPT = 1 << 17  # (word, document) pairs whose answer is kept (some 20 MB)
+# (word, clause) pairs whose answer is kept, where the clause's words and title lack the word:
+# questions repeat their words and the clauses ranked for them, and a clause's text (made
+# when asked) and its search are most of the time of a question's coverages (some 12 MB)
+IN_CONTEXT_KEPT = 1 << 16
+# where a word lacking from a clause's words and title is found: its text, its document, neither
+_IN_TEXT, _IN_DOCUMENT, _NOWHERE = 0, 1, 2
 
 _AMOUNT = re.compile(r"[0-9]+(?:\.[0-9]+)?(?:万|亿|元|%|千万|百万)")
 
@@ -62,6 +68,9 @@ class Coverage:
         self.tokenizer = tokenizer
         self.doc_of_clause = doc_of_clause
         self._title_words = title_words
+        # document -> its title's words, as read from ``title_words`` (which makes them once
+        # and keeps them): a plain dict read a word and clause (at most one entry a document)
+        self._titles: dict[int, frozenset[str]] = {}
         self.context_text = context_text
         self.document_clauses = document_clauses
         self.document_text = document_text
@@ -72,6 +81,9 @@ class Coverage:
         # (word, its alternatives, document, whether it is a cut no dictionary knows) ->
         # whether the document has it (see ``_finds``)
         self._in_document: OrderedDict[tuple[str, frozenset[str], int, bool], bool] = OrderedDict()
+        # (word, its alternatives, whether it is a cut no dictionary knows, clause) -> where it
+        # is found (see ``_found_in``)
+        self._in_context: OrderedDict[tuple[str, frozenset[str], bool, int], int] = OrderedDict()
 
     def weights(self, query: Query) -> dict[str, float]:
         """What each of the question's words says here (see ``information``)."""
@@ -91,39 +103,57 @@ class Coverage:
     ) -> list[tuple[float, tuple[str, ...]]]:
         """``coverage`` of each clause: whether a clause holds a word is read from the word's
         postings for all clauses at once (no per-clause set of words is made), its text is
-        searched only for the words it lacks, and a document is searched once a word."""
+        searched only for the words it lacks (once a word and clause, see ``_found_in``),
+        and a document is searched once a word."""
         total = sum(weight.values())
         if total <= 0:
             return [(0.0, ())] * len(positions)
         at = np.asarray(positions, dtype=np.int64)
         docs = self.doc_of_clause[at].tolist() if len(at) else []
-        titles = {doc: self._title_words[doc] for doc in set(docs)}
+        titles = self._titles
+        for doc in set(docs):
+            if doc not in titles:
+                titles[doc] = self._title_words[doc]
         words = []
         for term in query.content_terms:
             probe = _Probe(term, query.alternatives[term], self.artifact(term))
             present = [
-                here or bool(probe.alternatives & titles[doc])
+                here or not probe.alternatives.isdisjoint(titles[doc])
                 for here, doc in zip(self._in_clauses(probe, at).tolist(), docs, strict=True)
             ]
             words.append((term, probe, weight[term], present))
         results = []
+        in_context = self._in_context
         for row, position in enumerate(positions):
-            doc = docs[row]
             text: str | None = None
             matched: list[str] = []
             here = away = 0.0  # added to in the words' order, as sum() adds
             for term, probe, information, present in words:
                 if not present[row]:
-                    if text is None:
-                        text = self.context_text[position]
-                    if not probe.finds(text):
-                        if self._finds(probe, doc):
+                    key = (probe.term, probe.alternatives, probe.artifact, position)
+                    where = in_context.get(key)
+                    if where is None:  # the clause's text is made once a clause
+                        if text is None:
+                            text = self.context_text[position]
+                        where = self._found_in(probe, text, docs[row])
+                        _keep(in_context, key, where, IN_CONTEXT_KEPT)
+                    if where != _IN_TEXT:
+                        if where == _IN_DOCUMENT:
                             away += information
                         continue
                 matched.append(term)
                 here += information
             results.append(((here + DOCUMENT_CREDIT * away) / total, tuple(matched)))
         return results
+
+    def _found_in(self, probe: _Probe, text: str, doc: int) -> int:
+        """Where ``probe``'s word, lacking from a clause's words and title, is found: in
+        ``text`` (the clause in its document's context), elsewhere in its document ``doc``,
+        or nowhere. The answer depends on the index alone: ``coverages`` keeps it (up to
+        ``IN_CONTEXT_KEPT`` of them, keyed by word and clause)."""
+        if probe.finds(text):
+            return _IN_TEXT
+        return _IN_DOCUMENT if self._finds(probe, doc) else _NOWHERE
 
     def _in_clauses(self, probe: _Probe, at: np.ndarray) -> np.ndarray:
         """Per clause at ``at``, whether it has ``probe``'s word (or a synonym) among its
@@ -133,9 +163,10 @@ class Coverage:
         for alternative in probe.alternatives:
             clauses = self.words.postings(alternative)
             if len(clauses):
-                slot = np.searchsorted(clauses, needles.astype(clauses.dtype, copy=False))
+                typed = needles.astype(clauses.dtype, copy=False)  # positions: exact in it
+                slot = clauses.searchsorted(typed)
                 np.minimum(slot, len(clauses) - 1, out=slot)
-                present |= clauses[slot] == at
+                present |= clauses[slot] == typed
         return present
 
     def _finds(self, probe: _Probe, doc: int) -> bool:

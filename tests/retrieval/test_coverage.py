@@ -98,18 +98,22 @@ def test_coverages_are_the_plain_ones(
 ) -> None:
     cover = recombined.word_coverage
     rng = random.Random(2)
-    for kept in (coverage.IN_DOCUMENT_KEPT, 7):  # then letting go of answers all the time
+    # then letting go of answers all the time
+    for kept, kept_in_context in ((coverage.IN_DOCUMENT_KEPT, coverage.IN_CONTEXT_KEPT), (7, 5)):
         monkeypatch.setattr(coverage, "IN_DOCUMENT_KEPT", kept)
+        monkeypatch.setattr(coverage, "IN_CONTEXT_KEPT", kept_in_context)
         cover._in_document.clear()
+        cover._in_context.clear()
         for question in QUESTIONS:
             query = recombined_queries.build(question)
             weight = recombined.weights(query)
             hits = [hit.position for hit in recombined.search(query, k=60)]
             some = rng.sample(range(len(recombined.clauses)), 40)
-            for positions in (hits, some, hits[:1]):
+            for positions in (hits, some, hits[:1], hits):  # the hits again: from what is kept
                 expected = plain_coverages(cover, query, positions, weight)
                 assert cover.coverages(query, positions, weight) == expected, question
         assert len(cover._in_document) <= max(kept, 1)
+        assert 0 < len(cover._in_context) <= kept_in_context
 
 
 def test_the_documents_holding_a_word_are_those_of_its_clauses(recombined: ClauseIndex) -> None:
