@@ -1,8 +1,10 @@
-/* Two loops over a BM25 field's postings that numpy can only do in several passes.
+/* Loops over a BM25 field's postings (and the fields' sums) that numpy does in several passes.
  *
  * add_row(out, clauses, data, weight): out[clauses[i]] += data[i] * weight
  * gather_row(out, positions, clauses, data, weight): out[j] += data[i] * weight where
  *     clauses[i] == positions[j] (both ascending)
+ * combine(total, chars, scale, titles, doc_of_clause): total[c] = (total[c] + chars[c] * scale)
+ *     + titles[doc_of_clause[c]], the fields' sums added as ranking adds them, in one pass
  *
  * Each value is computed exactly as numpy computes ``data * weight`` (in the data's own
  * precision: a float32 row is multiplied by the weight rounded to float32, a Python float
@@ -234,12 +236,89 @@ done:
     return result;
 }
 
+/* total[c] = (total[c] + chars[c] * scale) + titles[doc[c]]: numpy's ``total += chars * scale``
+ * then ``total += titles[doc]``, each operation rounded as it rounds them. Returns the first
+ * clause whose document is outside ``titles`` (``count`` when none). */
+#define COMBINE_LOOP(INDEX)                                                                   \
+    do {                                                                                      \
+        const INDEX *doc = (const INDEX *)docs;                                               \
+        for (Py_ssize_t c = 0; c < count; c++) {                                              \
+            double sum = total[c];                                                            \
+            if (chars != NULL) {                                                              \
+                double scaled = chars[c] * scale;                                             \
+                sum = sum + scaled;                                                           \
+            }                                                                                 \
+            if (titles != NULL) {                                                             \
+                if ((uint64_t)(int64_t)doc[c] >= (uint64_t)documents) {                        \
+                    return c;                                                                 \
+                }                                                                             \
+                sum = sum + titles[doc[c]];                                                   \
+            }                                                                                 \
+            total[c] = sum;                                                                   \
+        }                                                                                     \
+        return count;                                                                         \
+    } while (0)
+
+static Py_ssize_t combine_typed(double *total, const double *chars, double scale,
+                                const double *titles, Py_ssize_t documents, const void *docs,
+                                Py_ssize_t index_size, Py_ssize_t count) {
+    if (index_size == 4) {
+        COMBINE_LOOP(int32_t);
+    }
+    COMBINE_LOOP(int64_t);
+}
+
+static PyObject *combine(PyObject *module, PyObject *args) {
+    PyObject *total_object, *chars_object, *titles_object, *docs_object;
+    double scale;
+    if (!PyArg_ParseTuple(args, "OOdOO", &total_object, &chars_object, &scale, &titles_object,
+                          &docs_object)) {
+        return NULL;
+    }
+    Held total = {0}, chars = {0}, titles = {0}, docs = {0};
+    PyObject *result = NULL;
+    if (take(total_object, &total, 'd', 1, "total") < 0 ||
+        (chars_object != Py_None && take(chars_object, &chars, 'd', 0, "chars") < 0) ||
+        (titles_object != Py_None && take(titles_object, &titles, 'd', 0, "titles") < 0) ||
+        take(docs_object, &docs, 'i', 0, "doc_of_clause") < 0) {
+        goto done;
+    }
+    Py_ssize_t count = total.view.shape[0];
+    if ((chars.held && chars.view.shape[0] != count) || docs.view.shape[0] != count) {
+        PyErr_SetString(PyExc_ValueError, "arrays of different lengths");
+        goto done;
+    }
+    Py_ssize_t documents = titles.held ? titles.view.shape[0] : 0, done_count;
+    Py_BEGIN_ALLOW_THREADS
+    done_count = combine_typed((double *)total.view.buf,
+                               chars.held ? (const double *)chars.view.buf : NULL, scale,
+                               titles.held ? (const double *)titles.view.buf : NULL, documents,
+                               docs.view.buf, docs.view.itemsize, count);
+    Py_END_ALLOW_THREADS
+    if (done_count < count) {
+        PyErr_Format(PyExc_IndexError, "clause %zd of a document outside the %zd documents",
+                     done_count, documents);
+        goto done;
+    }
+    result = Py_None;
+    Py_INCREF(result);
+done:
+    release(&total);
+    release(&chars);
+    release(&titles);
+    release(&docs);
+    return result;
+}
+
 static PyMethodDef methods[] = {
     {"add_row", add_row, METH_VARARGS,
      "add_row(out, clauses, data, weight): out[clauses] += data * weight (distinct clauses)"},
     {"gather_row", gather_row, METH_VARARGS,
      "gather_row(out, positions, clauses, data, weight): out[j] += data[i] * weight where "
      "clauses[i] == positions[j] (both ascending)"},
+    {"combine", combine, METH_VARARGS,
+     "combine(total, chars, scale, titles, doc_of_clause): total = (total + chars * scale) + "
+     "titles[doc_of_clause] (chars, titles: None to leave out)"},
     {NULL, NULL, 0, NULL},
 };
 

@@ -11,3 +11,11 @@ def gather_row(
     weight: float,
     /,
 ) -> None: ...
+def combine(
+    total: np.ndarray,
+    chars: np.ndarray | None,
+    scale: float,
+    titles: np.ndarray | None,
+    doc_of_clause: np.ndarray,
+    /,
+) -> None: ...

@@ -60,3 +60,22 @@ def gather_row(
 def _weighed(data: np.ndarray, weight: float) -> np.ndarray:
     values = data if weight == 1.0 else data * weight
     return values.astype(np.float64, copy=False)
+
+
+def combine(
+    total: np.ndarray,
+    chars: np.ndarray | None,
+    scale: float,
+    titles: np.ndarray | None,
+    doc_of_clause: np.ndarray,
+    scratch: np.ndarray,
+) -> None:
+    """``total += chars * scale``, then ``total += titles[doc_of_clause]`` (either left out
+    when None), in one pass where compiled; ``scratch``: an array of ``total``'s size."""
+    if compiled and _compiled is not None:
+        _compiled.combine(total, chars, scale, titles, np.ascontiguousarray(doc_of_clause))
+        return
+    if chars is not None:
+        total += np.multiply(chars, scale, out=scratch)
+    if titles is not None:
+        total += np.take(titles, doc_of_clause, out=scratch)

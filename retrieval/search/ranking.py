@@ -27,7 +27,7 @@ import numpy as np
 
 from retrieval.cores import usable_cores
 from retrieval.index import SparseBM25
-from retrieval.postings import add_row
+from retrieval.postings import add_row, combine
 from retrieval.search.query import Query
 from retrieval.search.scoring import (
     FIELD_WEIGHTS,
@@ -90,11 +90,16 @@ def _top(fields: ClauseFields, query: Query, k: int, boost: QueryBoost, scratch:
     # the fields added in units of the words' best (a factor that changes no rank, and saves
     # a pass): each other field scaled to its best, in those units
     unit = best_words / FIELD_WEIGHTS["words"] if best_words > 0 else 1.0
-    if best_chars > 0:
-        total += np.multiply(chars, FIELD_WEIGHTS["chars"] * unit / best_chars, out=scratch.other)
-    if titles is not None and best_title > 0:
-        scaled = titles * (FIELD_WEIGHTS["title"] * unit / best_title)
-        total += np.take(scaled, fields.doc_of_clause, out=scratch.other)
+    combine(
+        total,
+        chars if best_chars > 0 else None,
+        FIELD_WEIGHTS["chars"] * unit / best_chars if best_chars > 0 else 0.0,
+        titles * (FIELD_WEIGHTS["title"] * unit / best_title)
+        if titles is not None and best_title > 0
+        else None,
+        fields.doc_of_clause,
+        scratch.other,
+    )
     candidates = _candidates(total, k, boost, 2 * error, scratch)  # the best's error, and its own
     if not len(candidates):
         return Ranked([], [], [])

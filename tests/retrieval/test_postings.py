@@ -86,3 +86,33 @@ def test_wrong_arrays_are_refused_not_misread() -> None:
         frozen = np.zeros(4)
         frozen.flags.writeable = False
         postings.add_row(frozen, np.array([1, 2]), ones, 1.0)
+
+
+@pytest.mark.parametrize("index", [np.int32, np.int64])
+def test_the_fields_combine_as_numpy_adds_them_one_after_the_other(way: bool, index: type) -> None:
+    rng = np.random.default_rng(3)
+    words, chars = rng.random(5000) * 9, rng.random(5000) * 40
+    titles, docs = rng.random(50) * 3, np.sort(rng.integers(0, 50, 5000)).astype(index)
+    for with_chars, with_titles in ((True, True), (True, False), (False, True), (False, False)):
+        expected = words.copy()
+        if with_chars:
+            expected += chars * 0.37
+        if with_titles:
+            expected += titles[docs]
+        total = words.copy()
+        postings.combine(
+            total,
+            chars if with_chars else None,
+            0.37,
+            titles if with_titles else None,
+            docs,
+            np.empty(5000),
+        )
+        assert np.array_equal(total, expected), (with_chars, with_titles)
+
+
+def test_a_document_outside_the_titles_is_refused() -> None:
+    with pytest.raises(IndexError):
+        postings.combine(np.zeros(3), None, 0.0, np.ones(2), np.array([0, 1, 2]), np.empty(3))
+    with pytest.raises(ValueError):
+        postings.combine(np.zeros(3), np.ones(2), 1.0, None, np.array([0, 1, 2]), np.empty(3))
