@@ -1,8 +1,8 @@
 /* Loops over a BM25 field's postings (and the fields' sums) that numpy does in several passes.
  *
  * add_row(out, clauses, data, weight): out[clauses[i]] += data[i] * weight
- * gather_row(out, positions, clauses, data, weight): out[j] += data[i] * weight where
- *     clauses[i] == positions[j] (both ascending)
+ * locate(slots, positions, clauses): slots[j] = i where clauses[i] == positions[j], else -1
+ *     (both ascending): a row read at a few clauses
  * combine(total, chars, scale, titles, doc_of_clause): total[c] = (total[c] + chars[c] * scale)
  *     + titles[doc_of_clause[c]], the fields' sums added as ranking adds them, in one pass
  *
@@ -135,15 +135,14 @@ done:
     return result;
 }
 
-/* Gathering, one loop per type: for each position (ascending), the first clause at or past it,
+/* Locating, one loop per type: for each position (ascending), the first clause at or past it,
  * galloping from where the last one was found, then a binary search in the last step. */
-#define GATHER_LOOP(POSITION, INDEX, VALUE, WEIGHT)                                           \
+#define LOCATE_LOOP(POSITION, INDEX)                                                          \
     do {                                                                                      \
         const POSITION *wanted = (const POSITION *)positions;                                 \
         const INDEX *at = (const INDEX *)clauses;                                             \
-        const VALUE *values = (const VALUE *)data;                                            \
         Py_ssize_t low = 0;                                                                   \
-        for (Py_ssize_t j = 0; j < count && low < length; j++) {                              \
+        for (Py_ssize_t j = 0; j < count; j++) {                                              \
             int64_t position = (int64_t)wanted[j];                                            \
             Py_ssize_t step = 1, high = low;                                                  \
             while (high < length && (int64_t)at[high] < position) {                           \
@@ -162,57 +161,39 @@ done:
                     high = middle;                                                            \
                 }                                                                             \
             }                                                                                 \
-            if (low < length && (int64_t)at[low] == position) {                               \
-                VALUE value = weigh ? values[low] * (WEIGHT) : values[low];                   \
-                sums[j] += (double)value;                                                     \
-            }                                                                                 \
+            slots[j] = low < length && (int64_t)at[low] == position ? (int64_t)low : -1;      \
         }                                                                                     \
     } while (0)
 
-#define GATHER_VALUES(POSITION, INDEX)                                                        \
-    do {                                                                                      \
-        if (value_size == 4) {                                                                \
-            GATHER_LOOP(POSITION, INDEX, float, weight32);                                    \
-        } else {                                                                              \
-            GATHER_LOOP(POSITION, INDEX, double, weight);                                     \
-        }                                                                                     \
-    } while (0)
-
-static void gather_typed(double *sums, const void *positions, Py_ssize_t position_size,
+static void locate_typed(int64_t *slots, const void *positions, Py_ssize_t position_size,
                          Py_ssize_t count, const void *clauses, Py_ssize_t index_size,
-                         const void *data, Py_ssize_t value_size, Py_ssize_t length,
-                         double weight) {
-    int weigh = weight != 1.0;
-    float weight32 = (float)weight;
+                         Py_ssize_t length) {
     if (position_size == 8 && index_size == 4) {
-        GATHER_VALUES(int64_t, int32_t);
+        LOCATE_LOOP(int64_t, int32_t);
     } else if (position_size == 8) {
-        GATHER_VALUES(int64_t, int64_t);
+        LOCATE_LOOP(int64_t, int64_t);
     } else if (index_size == 4) {
-        GATHER_VALUES(int32_t, int32_t);
+        LOCATE_LOOP(int32_t, int32_t);
     } else {
-        GATHER_VALUES(int32_t, int64_t);
+        LOCATE_LOOP(int32_t, int64_t);
     }
 }
 
-static PyObject *gather_row(PyObject *module, PyObject *args) {
-    PyObject *out_object, *positions_object, *clauses_object, *data_object;
-    double weight;
-    if (!PyArg_ParseTuple(args, "OOOOd", &out_object, &positions_object, &clauses_object,
-                          &data_object, &weight)) {
+static PyObject *locate(PyObject *module, PyObject *args) {
+    PyObject *slots_object, *positions_object, *clauses_object;
+    if (!PyArg_ParseTuple(args, "OOO", &slots_object, &positions_object, &clauses_object)) {
         return NULL;
     }
-    Held out = {0}, positions = {0}, clauses = {0}, data = {0};
+    Held slots = {0}, positions = {0}, clauses = {0};
     PyObject *result = NULL;
-    if (take(out_object, &out, 'd', 1, "out") < 0 ||
+    if (take(slots_object, &slots, 'i', 1, "slots") < 0 ||
         take(positions_object, &positions, 'i', 0, "positions") < 0 ||
-        take(clauses_object, &clauses, 'i', 0, "clauses") < 0 ||
-        take(data_object, &data, 'f', 0, "data") < 0) {
+        take(clauses_object, &clauses, 'i', 0, "clauses") < 0) {
         goto done;
     }
-    Py_ssize_t wanted = positions.view.shape[0], count = clauses.view.shape[0];
-    if (data.view.shape[0] != count || out.view.shape[0] != wanted) {
-        PyErr_SetString(PyExc_ValueError, "arrays of different lengths");
+    Py_ssize_t wanted = positions.view.shape[0], length = clauses.view.shape[0];
+    if (slots.view.itemsize != 8 || slots.view.shape[0] != wanted) {
+        PyErr_SetString(PyExc_ValueError, "slots: int64, one a position");
         goto done;
     }
     for (Py_ssize_t j = 1; j < wanted; j++) {
@@ -222,17 +203,15 @@ static PyObject *gather_row(PyObject *module, PyObject *args) {
         }
     }
     Py_BEGIN_ALLOW_THREADS
-    gather_typed((double *)out.view.buf, positions.view.buf, positions.view.itemsize, wanted,
-                 clauses.view.buf, clauses.view.itemsize, data.view.buf, data.view.itemsize,
-                 count, weight);
+    locate_typed((int64_t *)slots.view.buf, positions.view.buf, positions.view.itemsize, wanted,
+                 clauses.view.buf, clauses.view.itemsize, length);
     Py_END_ALLOW_THREADS
     result = Py_None;
     Py_INCREF(result);
 done:
-    release(&out);
+    release(&slots);
     release(&positions);
     release(&clauses);
-    release(&data);
     return result;
 }
 
@@ -313,9 +292,9 @@ done:
 static PyMethodDef methods[] = {
     {"add_row", add_row, METH_VARARGS,
      "add_row(out, clauses, data, weight): out[clauses] += data * weight (distinct clauses)"},
-    {"gather_row", gather_row, METH_VARARGS,
-     "gather_row(out, positions, clauses, data, weight): out[j] += data[i] * weight where "
-     "clauses[i] == positions[j] (both ascending)"},
+    {"locate", locate, METH_VARARGS,
+     "locate(slots, positions, clauses): slots[j] = i where clauses[i] == positions[j], else "
+     "-1 (both ascending)"},
     {"combine", combine, METH_VARARGS,
      "combine(total, chars, scale, titles, doc_of_clause): total = (total + chars * scale) + "
      "titles[doc_of_clause] (chars, titles: None to leave out)"},

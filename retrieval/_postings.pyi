@@ -3,14 +3,7 @@
 import numpy as np
 
 def add_row(out: np.ndarray, clauses: np.ndarray, data: np.ndarray, weight: float, /) -> None: ...
-def gather_row(
-    out: np.ndarray,
-    positions: np.ndarray,
-    clauses: np.ndarray,
-    data: np.ndarray,
-    weight: float,
-    /,
-) -> None: ...
+def locate(slots: np.ndarray, positions: np.ndarray, clauses: np.ndarray, /) -> None: ...
 def combine(
     total: np.ndarray,
     chars: np.ndarray | None,

@@ -1,4 +1,5 @@
-"""Sums over a BM25 field's postings: a row's weights added at its clauses, or read at a few.
+"""Loops over a BM25 field's postings: a row's weights added at its clauses, a row read at a
+few clauses, the fields' sums combined.
 
 A question's terms touch hundreds of thousands of postings at 100,000 clauses. numpy adds a
 float32 row in four passes (its clause ids to ``add.at``'s index type, the weight multiplied,
@@ -36,25 +37,18 @@ def add_row(out: np.ndarray, clauses: np.ndarray, data: np.ndarray, weight: floa
     np.add.at(out, clauses, _weighed(data, weight))
 
 
-def gather_row(
-    out: np.ndarray, positions: np.ndarray, clauses: np.ndarray, data: np.ndarray, weight: float
-) -> None:
-    """``out[j] += data[i] * weight`` wherever ``clauses[i] == positions[j]`` (both
-    ascending): the row's weights at ``positions``, added as ``add_row`` adds them."""
-    if not len(positions) or not len(clauses):
-        return
+def locate(positions: np.ndarray, clauses: np.ndarray) -> np.ndarray:
+    """Where each of ``positions`` is in ``clauses`` (both ascending): its index there, or -1
+    when the row does not hold it."""
     if compiled and _compiled is not None:
-        _compiled.gather_row(
-            out,
-            np.ascontiguousarray(positions),
-            np.ascontiguousarray(clauses),
-            np.ascontiguousarray(data),
-            weight,
-        )
-        return
-    slot = np.searchsorted(clauses, positions.astype(clauses.dtype, copy=False))
-    found = clauses.take(slot, mode="clip") == positions
-    out[found] += _weighed(data.take(slot[found]), weight)
+        slots = np.empty(len(positions), dtype=np.int64)
+        _compiled.locate(slots, np.ascontiguousarray(positions), np.ascontiguousarray(clauses))
+        return slots
+    if not len(clauses):
+        return np.full(len(positions), -1, dtype=np.int64)
+    slots = np.searchsorted(clauses, positions.astype(clauses.dtype, copy=False))
+    found = clauses.take(slots, mode="clip") == positions
+    return np.where(found, slots, -1).astype(np.int64, copy=False)
 
 
 def _weighed(data: np.ndarray, weight: float) -> np.ndarray:

@@ -27,7 +27,7 @@ import numpy as np
 
 from retrieval.cores import usable_cores
 from retrieval.index import SparseBM25
-from retrieval.postings import add_row, combine
+from retrieval.postings import add_row, combine, locate
 from retrieval.search.query import Query
 from retrieval.search.scoring import (
     FIELD_WEIGHTS,
@@ -155,12 +155,9 @@ class _WordRows:
         bit for bit: each word's weight is looked up and added in the plain sums' order."""
         bm25 = np.zeros(len(positions), dtype=np.float64)
         looked_up = []
-        needles: dict[np.dtype, np.ndarray] = {}  # in the postings' own type: no casts
         for weight, clauses, data, word in self.rows:
-            if clauses.dtype not in needles:
-                needles[clauses.dtype] = positions.astype(clauses.dtype)
-            slot = np.searchsorted(clauses, needles[clauses.dtype])  # past the end: clipped
-            here = clauses.take(slot, mode="clip") == positions
+            slot = locate(positions, clauses)  # -1 where the word is not: clipped to 0
+            here = slot >= 0
             values = np.where(here, data.take(slot, mode="clip"), 0.0)  # adding 0.0 leaves
             bm25 += values if weight == 1.0 else values * weight  # a sum's bits alone
             if TITLE_WORD_DISCOUNT > 0:

@@ -33,10 +33,11 @@ def _rows(seed: int, dtype: type, index: type) -> list[tuple[np.ndarray, np.ndar
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("index", [np.int32, np.int64])
-def test_rows_add_and_gather_as_numpy_adds_each_weighed_row(
+def test_rows_add_as_numpy_adds_each_weighed_row_and_are_located(
     way: bool, dtype: type, index: type
 ) -> None:
-    """Row after row, ``np.add.at`` of ``(data * weight)`` widened: the plain sums' bits."""
+    """Row after row, ``np.add.at`` of ``(data * weight)`` widened: the plain sums' bits; a
+    row's clauses found where they are, and not where they are not."""
     rows = _rows(7, dtype, index)
     expected = np.zeros(20_000)
     for clauses, data, weight in rows:
@@ -47,10 +48,14 @@ def test_rows_add_and_gather_as_numpy_adds_each_weighed_row(
     assert np.array_equal(added, expected)
     positions = np.sort(np.random.default_rng(1).choice(20_000, 700, replace=False))
     for wanted in (positions, positions.astype(np.int32), positions[:1], positions[:0]):
-        gathered = np.zeros(len(wanted))
-        for clauses, data, weight in rows:
-            postings.gather_row(gathered, wanted, clauses, data, weight)
-        assert np.array_equal(gathered, expected[wanted]), len(wanted)
+        for clauses, _, _ in rows:
+            slots = postings.locate(wanted, clauses)
+            found = np.searchsorted(clauses, wanted).tolist()
+            expected_slots = [
+                row if row < len(clauses) and clauses[row] == p else -1
+                for p, row in zip(wanted.tolist(), found, strict=True)
+            ]
+            assert slots.dtype == np.int64 and slots.tolist() == expected_slots
 
 
 def test_rows_of_any_stride_are_read(way: bool) -> None:
@@ -60,9 +65,7 @@ def test_rows_of_any_stride_are_read(way: bool) -> None:
     expected = np.zeros(40)
     expected[::2] = (data[::2] * 0.5).astype(np.float64)
     assert np.array_equal(out, expected)
-    gathered = np.zeros(3)
-    postings.gather_row(gathered, np.array([0, 2, 3]), clauses[::2], data[::2], 0.5)
-    assert np.array_equal(gathered, [expected[0], expected[2], 0.0])
+    assert postings.locate(np.array([0, 2, 3, 38, 39]), clauses[::2]).tolist() == [0, 1, -1, 19, -1]
 
 
 def test_a_clause_outside_the_sums_is_refused(way: bool) -> None:
@@ -81,7 +84,7 @@ def test_wrong_arrays_are_refused_not_misread() -> None:
     with pytest.raises(ValueError):  # of different lengths
         postings.add_row(out, np.array([1, 2, 3]), ones, 1.0)
     with pytest.raises(ValueError):  # positions must ascend
-        postings.gather_row(np.zeros(2), np.array([3, 1]), np.array([1, 3]), ones, 1.0)
+        postings.locate(np.array([3, 1]), np.array([1, 3]))
     with pytest.raises(ValueError):  # read-only sums
         frozen = np.zeros(4)
         frozen.flags.writeable = False
