@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import io
 import json
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -182,3 +184,23 @@ def test_search_jsonl(
     assert set(rows[0]["hits"][0]) >= HIT_KEYS
     assert len(rows[1]["hits"]) == 4
     assert "k" in rows[2]["error"] and rows[3]["line"] == 4 and "query" in rows[4]["error"]
+
+
+def test_a_cold_ask_imports_nothing_the_answer_does_not_need(
+    env: None, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """In a fresh interpreter, as a user runs it: ``numpy.ma`` (which ``np.unique`` and
+    ``np.union1d`` import on their first call, 40-90 ms) is not among what an answer loads."""
+    monkeypatch.setenv("INDEX_DIR", str(tmp_path / "index"))
+    script = (
+        "import sys\nfrom bot.cli import main\n"
+        "code = main(['ask', sys.argv[1]])\n"
+        "print('LOADED', 'numpy.ma' in sys.modules, code)\n"
+    )
+    for _ in range(2):  # the first builds the index, the second maps it
+        done = subprocess.run(
+            [sys.executable, "-c", script, QUESTION], capture_output=True, text=True, timeout=120
+        )
+        assert done.returncode == 0, done.stderr
+        assert "500 万" in done.stdout
+        assert done.stdout.strip().splitlines()[-1] == "LOADED False 0"
