@@ -1,6 +1,7 @@
 /* Loops over a BM25 field's postings (and the fields' sums) that numpy does in several passes.
  *
- * add_row(out, clauses, data, weight): out[clauses[i]] += data[i] * weight
+ * add_rows(out, rows): out[clauses[i]] += data[i] * weight for each (clauses, data, weight) of
+ *     rows, in their order (a row's clauses ascending, as an index's rows are)
  * locate(slots, positions, clauses): slots[j] = i where clauses[i] == positions[j], else -1
  *     (both ascending): a row read at a few clauses
  * combine(total, chars, scale, titles, doc_of_clause): total[c] = (total[c] + chars[c] * scale)
@@ -66,72 +67,140 @@ static inline int64_t integer_at(const Py_buffer *view, Py_ssize_t i) {
                                : ((const int64_t *)view->buf)[i];
 }
 
-/* The loops, one per type of clause id and weight, with the weight's test outside the loop. */
-#define ADD_LOOP(INDEX, VALUE, WEIGHT)                                                        \
+/* Adding rows, a block of clauses at a time: the sums of a block (BLOCK doubles, 32 KB) stay in
+ * the first-level cache while every row adds its postings in the block, row after row, so each
+ * clause still receives its rows in their order (the bits of adding whole rows one after the
+ * other), where whole rows would scatter over sums larger than the second-level cache. */
+#define BLOCK 4096
+
+typedef struct {
+    const void *clauses;
+    const void *data;
+    Py_ssize_t index_size, value_size, count, at;
+    double weight;
+    int64_t last; /* the last clause added: a row's clauses must ascend */
+} Row;
+
+/* Adds ``row``'s postings below ``end``; returns 0, or -1 at a clause outside [0, size) or
+ * not above the one before. */
+#define ADD_BLOCK(INDEX, VALUE, WEIGHT)                                                       \
     do {                                                                                      \
-        const INDEX *at = (const INDEX *)clauses;                                             \
-        const VALUE *values = (const VALUE *)data;                                            \
-        for (Py_ssize_t i = 0; i < count; i++) {                                              \
-            if ((uint64_t)(int64_t)at[i] >= (uint64_t)size) { /* negative ones too */         \
-                return i;                                                                     \
+        const INDEX *at = (const INDEX *)row->clauses;                                        \
+        const VALUE *values = (const VALUE *)row->data;                                       \
+        Py_ssize_t i = row->at;                                                               \
+        int64_t last = row->last;                                                             \
+        for (; i < row->count && (int64_t)at[i] < end; i++) {                                 \
+            int64_t clause = (int64_t)at[i];                                                  \
+            if (clause <= last || clause >= size) {                                           \
+                row->at = i;                                                                  \
+                return -1;                                                                    \
             }                                                                                 \
+            last = clause;                                                                    \
             VALUE value = weigh ? values[i] * (WEIGHT) : values[i];                           \
-            sums[at[i]] += (double)value;                                                     \
+            sums[clause] += (double)value;                                                    \
         }                                                                                     \
-        return count;                                                                         \
+        row->at = i;                                                                          \
+        row->last = last;                                                                     \
+        return 0;                                                                             \
     } while (0)
 
-/* Adds the row, stopping at a clause outside [0, size): returns how many were added. */
-static Py_ssize_t add_typed(double *sums, Py_ssize_t size, const void *clauses,
-                            Py_ssize_t index_size, const void *data, Py_ssize_t value_size,
-                            Py_ssize_t count, double weight) {
-    int weigh = weight != 1.0;
-    float weight32 = (float)weight;
-    if (index_size == 4 && value_size == 4) {
-        ADD_LOOP(int32_t, float, weight32);
-    } else if (index_size == 4) {
-        ADD_LOOP(int32_t, double, weight);
-    } else if (value_size == 4) {
-        ADD_LOOP(int64_t, float, weight32);
+static int add_block(double *sums, Py_ssize_t size, Row *row, int64_t end) {
+    int weigh = row->weight != 1.0;
+    float weight32 = (float)row->weight;
+    double weight = row->weight;
+    if (row->index_size == 4 && row->value_size == 4) {
+        ADD_BLOCK(int32_t, float, weight32);
+    } else if (row->index_size == 4) {
+        ADD_BLOCK(int32_t, double, weight);
+    } else if (row->value_size == 4) {
+        ADD_BLOCK(int64_t, float, weight32);
     } else {
-        ADD_LOOP(int64_t, double, weight);
+        ADD_BLOCK(int64_t, double, weight);
     }
 }
 
-static PyObject *add_row(PyObject *module, PyObject *args) {
-    PyObject *out_object, *clauses_object, *data_object;
-    double weight;
-    if (!PyArg_ParseTuple(args, "OOOd", &out_object, &clauses_object, &data_object, &weight)) {
+/* Every row added, block after block; returns the row that failed, or -1. */
+static Py_ssize_t add_all(double *sums, Py_ssize_t size, Row *rows, Py_ssize_t count) {
+    for (int64_t start = 0; start < (int64_t)size; start += BLOCK) {
+        int64_t end = start + BLOCK < (int64_t)size ? start + BLOCK : (int64_t)size;
+        for (Py_ssize_t r = 0; r < count; r++) {
+            if (add_block(sums, size, &rows[r], end) < 0) {
+                return r;
+            }
+        }
+    }
+    for (Py_ssize_t r = 0; r < count; r++) { /* a clause at or past ``size`` is left */
+        if (rows[r].at < rows[r].count) {
+            return r;
+        }
+    }
+    return -1;
+}
+
+static PyObject *add_rows(PyObject *module, PyObject *args) {
+    PyObject *out_object, *rows_object;
+    if (!PyArg_ParseTuple(args, "OO", &out_object, &rows_object)) {
         return NULL;
     }
-    Held out = {0}, clauses = {0}, data = {0};
+    PyObject *sequence = PySequence_Fast(rows_object, "rows: a sequence of (clauses, data, weight)");
+    if (sequence == NULL) {
+        return NULL;
+    }
+    Py_ssize_t count = PySequence_Fast_GET_SIZE(sequence);
+    Held out = {0};
+    Held *held = PyMem_Calloc(count > 0 ? 2 * count : 1, sizeof(Held));
+    Row *rows = PyMem_Calloc(count > 0 ? count : 1, sizeof(Row));
     PyObject *result = NULL;
-    if (take(out_object, &out, 'd', 1, "out") < 0 ||
-        take(clauses_object, &clauses, 'i', 0, "clauses") < 0 ||
-        take(data_object, &data, 'f', 0, "data") < 0) {
+    if (held == NULL || rows == NULL) {
+        PyErr_NoMemory();
         goto done;
     }
-    Py_ssize_t count = clauses.view.shape[0], size = out.view.shape[0];
-    if (data.view.shape[0] != count) {
-        PyErr_SetString(PyExc_ValueError, "clauses and data differ in length");
+    if (take(out_object, &out, 'd', 1, "out") < 0) {
         goto done;
     }
-    Py_ssize_t added;
+    for (Py_ssize_t r = 0; r < count; r++) {
+        PyObject *item = PySequence_Fast_GET_ITEM(sequence, r);
+        PyObject *clauses_object, *data_object;
+        double weight;
+        if (!PyArg_ParseTuple(item, "OOd;a row: (clauses, data, weight)", &clauses_object,
+                              &data_object, &weight)) {
+            goto done;
+        }
+        Held *clauses = &held[2 * r], *data = &held[2 * r + 1];
+        if (take(clauses_object, clauses, 'i', 0, "clauses") < 0 ||
+            take(data_object, data, 'f', 0, "data") < 0) {
+            goto done;
+        }
+        if (data->view.shape[0] != clauses->view.shape[0]) {
+            PyErr_SetString(PyExc_ValueError, "clauses and data differ in length");
+            goto done;
+        }
+        rows[r] = (Row){clauses->view.buf, data->view.buf, clauses->view.itemsize,
+                        data->view.itemsize, clauses->view.shape[0], 0, weight, -1};
+    }
+    Py_ssize_t failed;
     Py_BEGIN_ALLOW_THREADS
-    added = add_typed((double *)out.view.buf, size, clauses.view.buf, clauses.view.itemsize,
-                      data.view.buf, data.view.itemsize, count, weight);
+    failed = add_all((double *)out.view.buf, out.view.shape[0], rows, count);
     Py_END_ALLOW_THREADS
-    if (added < count) { /* a corrupt row: said, and the sums not to be used */
-        PyErr_Format(PyExc_IndexError, "clause %lld outside the %zd clauses (%zd added)",
-                     (long long)integer_at(&clauses.view, added), size, added);
+    if (failed >= 0) { /* a corrupt row: said, and the sums not to be used */
+        PyErr_Format(PyExc_IndexError,
+                     "row %zd: clause %lld outside the %zd clauses or not above the one before",
+                     failed, (long long)integer_at(&held[2 * failed].view, rows[failed].at),
+                     out.view.shape[0]);
         goto done;
     }
     result = Py_None;
     Py_INCREF(result);
 done:
     release(&out);
-    release(&clauses);
-    release(&data);
+    if (held != NULL) {
+        for (Py_ssize_t r = 0; r < 2 * count; r++) {
+            release(&held[r]);
+        }
+    }
+    PyMem_Free(held);
+    PyMem_Free(rows);
+    Py_DECREF(sequence);
     return result;
 }
 
@@ -290,8 +359,9 @@ done:
 }
 
 static PyMethodDef methods[] = {
-    {"add_row", add_row, METH_VARARGS,
-     "add_row(out, clauses, data, weight): out[clauses] += data * weight (distinct clauses)"},
+    {"add_rows", add_rows, METH_VARARGS,
+     "add_rows(out, rows): out[clauses] += data * weight for each (clauses, data, weight) of "
+     "rows, in their order (each row's clauses ascending)"},
     {"locate", locate, METH_VARARGS,
      "locate(slots, positions, clauses): slots[j] = i where clauses[i] == positions[j], else "
      "-1 (both ascending)"},

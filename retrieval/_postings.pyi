@@ -1,8 +1,10 @@
 """Types of the compiled module (retrieval/_postings.c); see retrieval/postings.py."""
 
+from collections.abc import Sequence
+
 import numpy as np
 
-def add_row(out: np.ndarray, clauses: np.ndarray, data: np.ndarray, weight: float, /) -> None: ...
+def add_rows(out: np.ndarray, rows: Sequence[tuple[np.ndarray, np.ndarray, float]], /) -> None: ...
 def locate(slots: np.ndarray, positions: np.ndarray, clauses: np.ndarray, /) -> None: ...
 def combine(
     total: np.ndarray,

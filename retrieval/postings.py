@@ -3,15 +3,17 @@ few clauses, the fields' sums combined.
 
 A question's terms touch hundreds of thousands of postings at 100,000 clauses. numpy adds a
 float32 row in four passes (its clause ids to ``add.at``'s index type, the weight multiplied,
-the product widened, ``add.at``); the compiled ``retrieval._postings`` (setup.py) does it in
-one loop, and reads a row at given clauses by galloping through it instead of a binary search
-per clause. Where it is not built (no C compiler at install) the same sums are done with
-numpy. Both give the bits of ``np.add.at(out, clauses, (data * weight).astype(np.float64))``,
-term after term: ranking's exact scores do not depend on which one ran (tests compare them).
+the product widened, ``add.at``); the compiled ``retrieval._postings`` (setup.py) adds all the
+rows in one loop, a block of clauses at a time, locates a row's clauses by galloping through it
+instead of a binary search a clause, and combines the fields' sums in one pass. Where it is
+not built (no C compiler at install) the same sums are done with numpy. Both give the bits of
+``np.add.at(out, clauses, (data * weight).astype(np.float64))``, term after term: ranking's
+exact scores do not depend on which one ran (tests compare them).
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from types import ModuleType
 
 import numpy as np
@@ -25,16 +27,25 @@ except ImportError:  # pragma: no cover - exercised by forcing ``compiled = Fals
 compiled: bool = _compiled is not None  # tests set it False to run the numpy way
 
 
-def add_row(out: np.ndarray, clauses: np.ndarray, data: np.ndarray, weight: float) -> None:
-    """``out[clauses] += data * weight`` (the clauses distinct; the product in ``data``'s own
-    precision, as numpy multiplies by a Python float, then widened to float64). A clause
-    outside ``out`` raises IndexError, and ``out`` is then not to be used."""
+def add_rows(out: np.ndarray, rows: Sequence[tuple[np.ndarray, np.ndarray, float]]) -> None:
+    """Each row's ``out[clauses] += data * weight``, row after row (the product in ``data``'s
+    own precision, as numpy multiplies by a Python float, then widened to float64); a row's
+    clauses ascend, as an index's rows do. Compiled, the rows are added a block of 4,096
+    clauses at a time (their sums stay in the processor's first cache; each clause still gets
+    its rows in their order). A clause outside ``out``, or not above the one before it, raises
+    IndexError, and ``out`` is then not to be used."""
     if compiled and _compiled is not None:
-        _compiled.add_row(out, np.ascontiguousarray(clauses), np.ascontiguousarray(data), weight)
+        _compiled.add_rows(
+            out,
+            [(np.ascontiguousarray(c), np.ascontiguousarray(d), float(w)) for c, d, w in rows],
+        )
         return
-    if len(clauses) and (clauses.min() < 0 or clauses.max() >= len(out)):  # not from the end
-        raise IndexError(f"a clause outside the {len(out)} clauses")
-    np.add.at(out, clauses, _weighed(data, weight))
+    for clauses, data, weight in rows:
+        if len(clauses) and (
+            clauses[0] < 0 or clauses[-1] >= len(out) or not (np.diff(clauses) > 0).all()
+        ):
+            raise IndexError(f"a row's clauses outside the {len(out)} clauses or not ascending")
+        np.add.at(out, clauses, _weighed(data, weight))
 
 
 def locate(positions: np.ndarray, clauses: np.ndarray) -> np.ndarray:

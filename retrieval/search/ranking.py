@@ -27,7 +27,7 @@ import numpy as np
 
 from retrieval.cores import usable_cores
 from retrieval.index import SparseBM25
-from retrieval.postings import add_row, combine, locate
+from retrieval.postings import add_rows, combine, locate
 from retrieval.search.query import Query
 from retrieval.search.scoring import (
     FIELD_WEIGHTS,
@@ -146,8 +146,7 @@ class _WordRows:
         score) in one pass over the postings, the discount folded into each word's weights
         (the plain way subtracts it after the sum)."""
         out[:] = 0.0
-        for weight, clauses, _, word in self.rows:
-            add_row(out, clauses, word.folded, weight)
+        add_rows(out, [(clauses, word.folded, weight) for weight, clauses, _, word in self.rows])
         return out
 
     def exact(self, positions: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -181,10 +180,12 @@ def _relative_error(words: int) -> float:
 def _add(out: np.ndarray, field: SparseBM25, weights: Mapping[str, float]) -> None:
     """``field.scores(weights)`` added into ``out`` (zeroed): the same terms in the same order,
     each clause's sum the same bits."""
+    rows = []
     for term, weight in weights.items():
         clauses, data = field.row(term)
         if len(clauses) and weight != 0.0:
-            add_row(out, clauses, data, weight)
+            rows.append((clauses, data, weight))
+    add_rows(out, rows)
 
 
 class Boosts:

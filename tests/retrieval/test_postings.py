@@ -43,9 +43,12 @@ def test_rows_add_as_numpy_adds_each_weighed_row_and_are_located(
     for clauses, data, weight in rows:
         np.add.at(expected, clauses.astype(np.intp), (data * weight).astype(np.float64))
     added = np.zeros(20_000)
-    for clauses, data, weight in rows:
-        postings.add_row(added, clauses, data, weight)
-    assert np.array_equal(added, expected)
+    postings.add_rows(added, [(clauses, data, weight) for clauses, data, weight in rows])
+    assert np.array_equal(added, expected)  # a block of clauses at a time, or row after row
+    one_by_one = np.zeros(20_000)
+    for row in rows:
+        postings.add_rows(one_by_one, [row])
+    assert np.array_equal(one_by_one, expected)
     positions = np.sort(np.random.default_rng(1).choice(20_000, 700, replace=False))
     for wanted in (positions, positions.astype(np.int32), positions[:1], positions[:0]):
         for clauses, _, _ in rows:
@@ -61,34 +64,37 @@ def test_rows_add_as_numpy_adds_each_weighed_row_and_are_located(
 def test_rows_of_any_stride_are_read(way: bool) -> None:
     clauses, data = np.arange(0, 40, dtype=np.int32), np.linspace(1, 2, 40, dtype=np.float32)
     out = np.zeros(40)
-    postings.add_row(out, clauses[::2], data[::2], 0.5)
+    postings.add_rows(out, [(clauses[::2], data[::2], 0.5)])
     expected = np.zeros(40)
     expected[::2] = (data[::2] * 0.5).astype(np.float64)
     assert np.array_equal(out, expected)
     assert postings.locate(np.array([0, 2, 3, 38, 39]), clauses[::2]).tolist() == [0, 1, -1, 19, -1]
 
 
-def test_a_clause_outside_the_sums_is_refused(way: bool) -> None:
-    """A corrupt row raises (its sums are not to be used) instead of writing past them."""
-    for bad in ([0, 10], [-1, 2], [3, 2**31 - 1]):
+def test_a_clause_outside_the_sums_or_out_of_order_is_refused(way: bool) -> None:
+    """A corrupt row raises (its sums are not to be used) instead of writing past them or
+    adding a clause's rows out of their order."""
+    good = (np.arange(0, 10_000, 3, dtype=np.int32), np.ones(3334, np.float32), 1.0)
+    for bad in ([0, 10_000], [-1, 2], [3, 2**31 - 1], [5, 5], [9000, 5]):
         with pytest.raises(IndexError):
-            postings.add_row(np.zeros(10), np.array(bad, np.int32), np.ones(2, np.float32), 1.0)
+            row = (np.array(bad, np.int32), np.ones(2, np.float32), 1.0)
+            postings.add_rows(np.zeros(10_000), [good, row])
 
 
 def test_wrong_arrays_are_refused_not_misread() -> None:
     out, ones = np.zeros(4), np.ones(2)
     with pytest.raises(TypeError):  # bytes as clause ids
-        postings.add_row(out, np.array([1, 2], np.uint8), ones, 1.0)
+        postings.add_rows(out, [(np.array([1, 2], np.uint8), ones, 1.0)])
     with pytest.raises(TypeError):  # float32 sums
-        postings.add_row(np.zeros(4, np.float32), np.array([1, 2]), ones, 1.0)
+        postings.add_rows(np.zeros(4, np.float32), [(np.array([1, 2]), ones, 1.0)])
     with pytest.raises(ValueError):  # of different lengths
-        postings.add_row(out, np.array([1, 2, 3]), ones, 1.0)
+        postings.add_rows(out, [(np.array([1, 2, 3]), ones, 1.0)])
     with pytest.raises(ValueError):  # positions must ascend
         postings.locate(np.array([3, 1]), np.array([1, 3]))
     with pytest.raises(ValueError):  # read-only sums
         frozen = np.zeros(4)
         frozen.flags.writeable = False
-        postings.add_row(frozen, np.array([1, 2]), ones, 1.0)
+        postings.add_rows(frozen, [(np.array([1, 2]), ones, 1.0)])
 
 
 @pytest.mark.parametrize("index", [np.int32, np.int64])
