@@ -37,6 +37,7 @@ from typing import Any
 
 from retrieval import postings
 from retrieval.bench import (
+    anonymous_rss_mb,
     bags,
     baselines,
     bench_questions,
@@ -170,7 +171,7 @@ def run_bench(
         )
         gc.collect()
         release_freed_memory()  # the baseline without what earlier work freed (a build trims)
-        rss_before, peak_before = rss_mb(), peak_mb()
+        rss_before, peak_before, anonymous_before = rss_mb(), peak_mb(), anonymous_rss_mb()
         started = time.perf_counter()
         service = AnswerService(engine, settings)
         build_s = time.perf_counter() - started  # ready to answer
@@ -189,6 +190,8 @@ def run_bench(
             "build_worker_chunks": index.worker_chunks,
             "build_worker_peak_mb": round(index.worker_peak_mb, 1),
             "rss_added_mb": round(rss_mb() - rss_before, 1),
+            # of which the process's own memory (the rest: pages of the mapped index files)
+            "rss_anonymous_added_mb": round(anonymous_rss_mb() - anonymous_before, 1),
             "peak_added_mb": round(max(peak_mb() - peak_before, 0.0), 1),
             "words_index_mb": round(index.words.memory_bytes() / 2**20, 1),
             "chars_index_mb": round(index.chars.memory_bytes() / 2**20, 1),

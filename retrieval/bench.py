@@ -110,6 +110,17 @@ def rss_mb() -> float:
         return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
 
 
+def anonymous_rss_mb() -> float:
+    """The resident memory that is the process's own (``RssAnon``): not the pages of mapped
+    files (the index parts), which the page cache holds once for every process of a machine
+    and can drop."""
+    with open("/proc/self/status") as status:
+        for line in status:
+            if line.startswith("RssAnon:"):
+                return int(line.split()[1]) / 1024
+    return 0.0
+
+
 def peak_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 

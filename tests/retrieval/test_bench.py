@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import mmap
 import random
 from pathlib import Path
 
-from retrieval.bench import _SENTENCE, synthetic_documents
+import numpy as np
+
+from retrieval.bench import _SENTENCE, anonymous_rss_mb, synthetic_documents
 from retrieval.corpus import read_corpus
 
 
@@ -17,3 +20,18 @@ def test_synthetic_documents_recombine_seed_sentences(seeds_dir: Path) -> None:
     made = [c.text for d in documents for c in d.clauses]
     assert all(any(text.startswith(sentence) for sentence in pool) for text in made)
     assert len({d.doc_number for d in documents}) == 3
+
+
+def test_anonymous_memory_counts_what_the_process_allocates_not_mapped_files(
+    tmp_path: Path,
+) -> None:
+    before = anonymous_rss_mb()
+    held = np.ones(64 * 2**20 // 8)  # 64 MB of its own
+    grown = anonymous_rss_mb() - before
+    path = tmp_path / "part"
+    path.write_bytes(b"\1" * (64 * 2**20))
+    with open(path, "rb") as file, mmap.mmap(file.fileno(), 0, access=mmap.ACCESS_READ) as mapped:
+        touched = sum(mapped[i] for i in range(0, len(mapped), 4096))  # every page read
+        mapped_grown = anonymous_rss_mb() - before - grown
+    assert touched == 64 * 2**20 // 4096 and held.sum() > 0
+    assert 60 < grown < 70 and mapped_grown < 8
