@@ -16,8 +16,15 @@
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
+#include <float.h>
 #include <stdint.h>
 #include <string.h>
+
+/* Sums kept in extended precision (x87) or reassociated (-ffast-math) would not have numpy's
+ * bits: such a build fails, and the install goes on without this module (numpy does the sums). */
+#if FLT_EVAL_METHOD != 0 || defined(__FAST_MATH__)
+#error "retrieval/_postings.c needs IEEE double and float arithmetic, each operation rounded"
+#endif
 
 typedef struct {
     Py_buffer view;
@@ -45,7 +52,7 @@ static int take(PyObject *object, Held *held, char expected, int writable, const
     }
     char kind = format[0];
     Py_ssize_t size = held->view.itemsize;
-    int ok = held->view.ndim == 1 && format[1] == '\0';
+    int ok = held->view.ndim == 1 && kind != '\0' && format[1] == '\0';
     if (expected == 'i') {
         ok = ok && strchr("ilq", kind) != NULL && (size == 4 || size == 8);
     } else if (expected == 'f') {
@@ -53,8 +60,11 @@ static int take(PyObject *object, Held *held, char expected, int writable, const
     } else {
         ok = ok && kind == 'd' && size == 8;
     }
+    /* read through typed pointers: an unaligned buffer would fault on some processors */
+    ok = ok && size > 0 && (uintptr_t)held->view.buf % (uintptr_t)size == 0;
     if (!ok) {
-        PyErr_Format(PyExc_TypeError, "%s: unexpected array type '%s' (%zd bytes, %d dims)", name,
+        PyErr_Format(PyExc_TypeError,
+                     "%s: unexpected array type '%s' (%zd bytes, %d dims, or unaligned)", name,
                      format, size, held->view.ndim);
         release(held);
         return -1;
@@ -142,11 +152,12 @@ static PyObject *add_rows(PyObject *module, PyObject *args) {
     if (!PyArg_ParseTuple(args, "OO", &out_object, &rows_object)) {
         return NULL;
     }
-    PyObject *sequence = PySequence_Fast(rows_object, "rows: a sequence of (clauses, data, weight)");
+    PyObject *sequence = PySequence_Tuple(rows_object); /* owns its items: no Python code run
+     * below (a weight's __float__) can free a row or shorten the rows */
     if (sequence == NULL) {
         return NULL;
     }
-    Py_ssize_t count = PySequence_Fast_GET_SIZE(sequence);
+    Py_ssize_t count = PyTuple_GET_SIZE(sequence);
     Held out = {0};
     Held *held = PyMem_Calloc(count > 0 ? 2 * count : 1, sizeof(Held));
     Row *rows = PyMem_Calloc(count > 0 ? count : 1, sizeof(Row));
@@ -159,7 +170,11 @@ static PyObject *add_rows(PyObject *module, PyObject *args) {
         goto done;
     }
     for (Py_ssize_t r = 0; r < count; r++) {
-        PyObject *item = PySequence_Fast_GET_ITEM(sequence, r);
+        PyObject *item = PyTuple_GET_ITEM(sequence, r);
+        if (!PyTuple_Check(item)) {
+            PyErr_SetString(PyExc_TypeError, "a row: (clauses, data, weight)");
+            goto done;
+        }
         PyObject *clauses_object, *data_object;
         double weight;
         if (!PyArg_ParseTuple(item, "OOd;a row: (clauses, data, weight)", &clauses_object,

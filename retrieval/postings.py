@@ -33,14 +33,16 @@ def add_rows(out: np.ndarray, rows: Sequence[tuple[np.ndarray, np.ndarray, float
     clauses ascend, as an index's rows do. Compiled, the rows are added a block of 4,096
     clauses at a time (their sums stay in the processor's first cache; each clause still gets
     its rows in their order). A clause outside ``out``, or not above the one before it, raises
-    IndexError, and ``out`` is then not to be used."""
+    IndexError, and ``out`` is then not to be used; arrays of another type raise TypeError."""
+    weighed = [(clauses, data, float(weight)) for clauses, data, weight in rows]
     if compiled and _compiled is not None:
         _compiled.add_rows(
-            out,
-            [(np.ascontiguousarray(c), np.ascontiguousarray(d), float(w)) for c, d, w in rows],
+            out, [(np.ascontiguousarray(c), np.ascontiguousarray(d), w) for c, d, w in weighed]
         )
         return
-    for clauses, data, weight in rows:
+    _check_sums(out)
+    for clauses, data, weight in weighed:
+        _check_row(clauses, data)
         if len(clauses) and (
             clauses[0] < 0 or clauses[-1] >= len(out) or not (np.diff(clauses) > 0).all()
         ):
@@ -55,16 +57,15 @@ def locate(positions: np.ndarray, clauses: np.ndarray) -> np.ndarray:
         slots = np.empty(len(positions), dtype=np.int64)
         _compiled.locate(slots, np.ascontiguousarray(positions), np.ascontiguousarray(clauses))
         return slots
+    _check_ids(positions, "positions")
+    _check_ids(clauses, "clauses")
+    if len(positions) > 1 and (np.diff(positions) < 0).any():
+        raise ValueError("positions must ascend")
     if not len(clauses):
         return np.full(len(positions), -1, dtype=np.int64)
     slots = np.searchsorted(clauses, positions.astype(clauses.dtype, copy=False))
     found = clauses.take(slots, mode="clip") == positions
     return np.where(found, slots, -1).astype(np.int64, copy=False)
-
-
-def _weighed(data: np.ndarray, weight: float) -> np.ndarray:
-    values = data if weight == 1.0 else data * weight
-    return values.astype(np.float64, copy=False)
 
 
 def combine(
@@ -80,7 +81,44 @@ def combine(
     if compiled and _compiled is not None:
         _compiled.combine(total, chars, scale, titles, np.ascontiguousarray(doc_of_clause))
         return
+    _check_sums(total)
+    _check_ids(doc_of_clause, "doc_of_clause")
+    if len(doc_of_clause) != len(total) or (chars is not None and len(chars) != len(total)):
+        raise ValueError("arrays of different lengths")
     if chars is not None:
         total += np.multiply(chars, scale, out=scratch)
     if titles is not None:
+        if len(doc_of_clause) and (
+            doc_of_clause.min() < 0 or doc_of_clause.max() >= len(titles)
+        ):  # not from the end
+            raise IndexError(f"a document outside the {len(titles)} documents")
         total += np.take(titles, doc_of_clause, out=scratch)
+
+
+# The numpy way refuses what the compiled module refuses (its ``take``): the same errors
+# whichever runs.
+
+
+def _check_sums(out: np.ndarray) -> None:
+    if out.dtype != np.float64 or out.ndim != 1:
+        raise TypeError(f"sums: float64 in one dimension, not {out.dtype} in {out.ndim}")
+    if not out.flags.writeable or not out.flags.c_contiguous:
+        raise ValueError("sums: a writable, contiguous array")
+
+
+def _check_ids(ids: np.ndarray, name: str) -> None:
+    if ids.dtype not in (np.int32, np.int64) or ids.ndim != 1:
+        raise TypeError(f"{name}: int32 or int64 in one dimension, not {ids.dtype}")
+
+
+def _check_row(clauses: np.ndarray, data: np.ndarray) -> None:
+    _check_ids(clauses, "clauses")
+    if data.dtype not in (np.float32, np.float64) or data.ndim != 1:
+        raise TypeError(f"data: float32 or float64 in one dimension, not {data.dtype}")
+    if len(data) != len(clauses):
+        raise ValueError("clauses and data differ in length")
+
+
+def _weighed(data: np.ndarray, weight: float) -> np.ndarray:
+    values = data if weight == 1.0 else data * weight
+    return values.astype(np.float64, copy=False)

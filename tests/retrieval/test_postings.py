@@ -81,7 +81,7 @@ def test_a_clause_outside_the_sums_or_out_of_order_is_refused(way: bool) -> None
             postings.add_rows(np.zeros(10_000), [good, row])
 
 
-def test_wrong_arrays_are_refused_not_misread() -> None:
+def test_wrong_arrays_are_refused_not_misread(way: bool) -> None:
     out, ones = np.zeros(4), np.ones(2)
     with pytest.raises(TypeError):  # bytes as clause ids
         postings.add_rows(out, [(np.array([1, 2], np.uint8), ones, 1.0)])
@@ -120,8 +120,56 @@ def test_the_fields_combine_as_numpy_adds_them_one_after_the_other(way: bool, in
         assert np.array_equal(total, expected), (with_chars, with_titles)
 
 
-def test_a_document_outside_the_titles_is_refused() -> None:
+def test_a_document_outside_the_titles_is_refused(way: bool) -> None:
     with pytest.raises(IndexError):
         postings.combine(np.zeros(3), None, 0.0, np.ones(2), np.array([0, 1, 2]), np.empty(3))
     with pytest.raises(ValueError):
         postings.combine(np.zeros(3), np.ones(2), 1.0, None, np.array([0, 1, 2]), np.empty(3))
+
+
+def test_rows_across_the_blocks_edges_add_as_numpy_adds_them(way: bool) -> None:
+    """Clauses on either side of each block of 4,096, a weight float32 rounds, the last block
+    short, an empty row and an empty set of rows."""
+    size = 8193
+    edges = np.array([0, 4095, 4096, 4097, 8191, 8192], dtype=np.int32)
+    rows = [
+        (edges, np.linspace(0.1, 9.7, 6, dtype=np.float32), 0.1),
+        (np.arange(4000, 4200, dtype=np.int64), np.full(200, 1 / 3), 1 / 7),
+        (np.empty(0, dtype=np.int32), np.empty(0, dtype=np.float32), 2.0),
+        (edges[1:4], np.ones(3, dtype=np.float32), 1.0),
+    ]
+    expected = np.zeros(size)
+    for clauses, data, weight in rows:
+        np.add.at(expected, clauses.astype(np.intp), (data * weight).astype(np.float64))
+    added = np.zeros(size)
+    postings.add_rows(added, rows)
+    assert np.array_equal(added, expected)
+    postings.add_rows(added, [])
+    assert np.array_equal(added, expected)
+    assert postings.locate(np.array([4095, 4096, 5000]), edges).tolist() == [1, 2, -1]
+    assert postings.locate(np.array([1, 2]), np.empty(0, dtype=np.int32)).tolist() == [-1, -1]
+
+
+def test_the_compiled_rows_are_its_own_while_python_code_runs() -> None:
+    """A weight's ``__float__`` that empties the list of rows frees nothing the module reads
+    (it holds a tuple of them): the rows are added, nothing crashes."""
+    if not postings.compiled:
+        pytest.skip("the compiled module is not built")
+    from retrieval import _postings
+
+    rows: list[tuple[np.ndarray, np.ndarray, object]] = []
+
+    class Weight:
+        def __float__(self) -> float:
+            rows.clear()
+            for _ in range(100):
+                np.arange(50, dtype=np.int64)  # reuses what the list freed
+            return 1.0
+
+    rows.append((np.arange(3, dtype=np.int32), np.ones(3, np.float32), Weight()))
+    rows += [(np.arange(3, dtype=np.int32), np.ones(3, np.float32), 1.0)] * 3
+    out = np.zeros(10)
+    _postings.add_rows(out, rows)  # type: ignore[arg-type]
+    assert out.tolist() == [4.0, 4.0, 4.0, *[0.0] * 7]
+    with pytest.raises(TypeError):  # a row is a tuple
+        _postings.add_rows(out, [[np.arange(3), np.ones(3), 1.0]])  # type: ignore[list-item]
