@@ -7,6 +7,15 @@
  * combine(total, chars, scale, titles, doc_of_clause): total[c] = (total[c] + chars[c] * scale)
  *     + titles[doc_of_clause[c]], the fields' sums added as ranking adds them, in one pass
  *
+ * And the loops of a build over every token (retrieval/counts.py, retrieval/index.py), which
+ * numpy does by sorting a key per token: counting sorts, in two passes over the tokens.
+ * count_terms(ids, offsets, df): df[t] = the clauses holding term t; returns the most times a
+ *     term is in one clause
+ * place_terms(ids, offsets, indptr, indices, tf): each term's row (``indptr``) filled with the
+ *     clauses holding it, ascending, and its count in each
+ * transpose(indptr, indices, clause_indptr, terms): each clause's row filled with its terms,
+ *     ascending (a term-row matrix's forward lists)
+ *
  * Each value is computed exactly as numpy computes ``data * weight`` (in the data's own
  * precision: a float32 row is multiplied by the weight rounded to float32, a Python float
  * being "weak" in numpy) and then widened to float64 and added: the sums have the bits of
@@ -39,7 +48,8 @@ static void release(Held *held) {
 }
 
 /* A C-contiguous one-dimensional buffer of ``expected`` kind ('i': integers of 4 or 8 bytes,
- * 'f': floats of 4 or 8 bytes, 'd': float64 only). */
+ * 'f': floats of 4 or 8 bytes, 'd': float64 only, 'u': unsigned integers of 2 or 4 bytes,
+ * '4': int32 only, '8': int64 only). */
 static int take(PyObject *object, Held *held, char expected, int writable, const char *name) {
     int flags = PyBUF_C_CONTIGUOUS | PyBUF_FORMAT | (writable ? PyBUF_WRITABLE : 0);
     if (PyObject_GetBuffer(object, &held->view, flags) < 0) {
@@ -57,6 +67,10 @@ static int take(PyObject *object, Held *held, char expected, int writable, const
         ok = ok && strchr("ilq", kind) != NULL && (size == 4 || size == 8);
     } else if (expected == 'f') {
         ok = ok && ((kind == 'f' && size == 4) || (kind == 'd' && size == 8));
+    } else if (expected == 'u') {
+        ok = ok && strchr("HIL", kind) != NULL && (size == 2 || size == 4);
+    } else if (expected == '4' || expected == '8') {
+        ok = ok && strchr("ilq", kind) != NULL && size == expected - '0';
     } else {
         ok = ok && kind == 'd' && size == 8;
     }
@@ -373,6 +387,304 @@ done:
     return result;
 }
 
+/* Counting a corpus's terms. Clause ``d``'s tokens are ids[offsets[d]:offsets[d + 1]]; a term's
+ * row lists the clauses holding it, ascending, with the times it is in each: what sorting a
+ * key (term, clause) per token gives, in two passes over the tokens. ``seen[t]``: the last
+ * clause term ``t`` was met in, so a clause's repeats of a term are counted where it was placed. */
+
+/* Checks offsets (ascending, within the tokens); returns the clauses, or -1 (error set). */
+static Py_ssize_t clause_count(const Held *offsets, Py_ssize_t tokens) {
+    const int64_t *at = (const int64_t *)offsets->view.buf;
+    Py_ssize_t clauses = offsets->view.shape[0] - 1;
+    if (clauses < 0) {
+        PyErr_SetString(PyExc_ValueError, "offsets: at least one");
+        return -1;
+    }
+    for (Py_ssize_t d = 0; d < clauses; d++) {
+        if (at[d] < 0 || at[d] > at[d + 1]) {
+            PyErr_SetString(PyExc_ValueError, "offsets must ascend from 0 or more");
+            return -1;
+        }
+    }
+    if (at[clauses] > tokens) {
+        PyErr_SetString(PyExc_ValueError, "offsets past the tokens");
+        return -1;
+    }
+    return clauses;
+}
+
+/* Pass one: each term's clauses (``df``) and the most times a term is in one clause; returns
+ * -1 at a term id outside [0, terms), with ``*bad`` the token. */
+static int64_t count_pass(const int32_t *ids, const int64_t *offsets, Py_ssize_t clauses,
+                          int64_t *df, Py_ssize_t terms, int32_t *seen, int64_t *times,
+                          Py_ssize_t *bad) {
+    int64_t most = 0;
+    for (Py_ssize_t t = 0; t < terms; t++) {
+        seen[t] = -1;
+    }
+    for (Py_ssize_t d = 0; d < clauses; d++) {
+        for (int64_t i = offsets[d]; i < offsets[d + 1]; i++) {
+            int32_t term = ids[i];
+            if (term < 0 || term >= terms) {
+                *bad = (Py_ssize_t)i;
+                return -1;
+            }
+            if (seen[term] != (int32_t)d) {
+                seen[term] = (int32_t)d;
+                times[term] = 1;
+                df[term]++;
+            } else {
+                times[term]++;
+            }
+            if (times[term] > most) {
+                most = times[term];
+            }
+        }
+    }
+    return most;
+}
+
+static PyObject *count_terms(PyObject *module, PyObject *args) {
+    PyObject *ids_object, *offsets_object, *df_object;
+    if (!PyArg_ParseTuple(args, "OOO", &ids_object, &offsets_object, &df_object)) {
+        return NULL;
+    }
+    Held ids = {0}, offsets = {0}, df = {0};
+    int32_t *seen = NULL;
+    int64_t *times = NULL;
+    PyObject *result = NULL;
+    if (take(ids_object, &ids, '4', 0, "ids") < 0 ||
+        take(offsets_object, &offsets, '8', 0, "offsets") < 0 ||
+        take(df_object, &df, '8', 1, "df") < 0) {
+        goto done;
+    }
+    Py_ssize_t clauses = clause_count(&offsets, ids.view.shape[0]), terms = df.view.shape[0];
+    if (clauses < 0) {
+        goto done;
+    }
+    if (clauses > INT32_MAX) {
+        PyErr_SetString(PyExc_ValueError, "more clauses than int32 ids hold");
+        goto done;
+    }
+    seen = PyMem_RawMalloc((terms > 0 ? terms : 1) * sizeof(int32_t));
+    times = PyMem_RawMalloc((terms > 0 ? terms : 1) * sizeof(int64_t));
+    if (seen == NULL || times == NULL) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    memset(df.view.buf, 0, terms * sizeof(int64_t));
+    int64_t most;
+    Py_ssize_t bad = 0;
+    Py_BEGIN_ALLOW_THREADS
+    most = count_pass((const int32_t *)ids.view.buf, (const int64_t *)offsets.view.buf, clauses,
+                      (int64_t *)df.view.buf, terms, seen, times, &bad);
+    Py_END_ALLOW_THREADS
+    if (most < 0) {
+        PyErr_Format(PyExc_IndexError, "token %zd: term %d outside the %zd terms", bad,
+                     ((const int32_t *)ids.view.buf)[bad], terms);
+        goto done;
+    }
+    result = PyLong_FromLongLong(most);
+done:
+    PyMem_RawFree(seen);
+    PyMem_RawFree(times);
+    release(&ids);
+    release(&offsets);
+    release(&df);
+    return result;
+}
+
+/* Pass two, one loop per count type: each new (term, clause) placed at its row's cursor,
+ * a repeat counted where it was placed. Returns -1 at a term outside the rows, past its row,
+ * or counted past the type. */
+#define PLACE_LOOP(COUNT, LIMIT)                                                              \
+    do {                                                                                      \
+        COUNT *counts = (COUNT *)tf;                                                          \
+        for (Py_ssize_t d = 0; d < clauses; d++) {                                            \
+            for (int64_t i = offsets[d]; i < offsets[d + 1]; i++) {                           \
+                int32_t term = ids[i];                                                        \
+                if (term < 0 || term >= terms) {                                              \
+                    return -1;                                                                \
+                }                                                                             \
+                if (seen[term] != (int32_t)d) {                                               \
+                    seen[term] = (int32_t)d;                                                  \
+                    if (cursor[term] >= indptr[term + 1]) {                                   \
+                        return -1;                                                            \
+                    }                                                                         \
+                    indices[cursor[term]] = (int32_t)d;                                       \
+                    counts[cursor[term]] = 1;                                                 \
+                    cursor[term]++;                                                           \
+                } else {                                                                      \
+                    COUNT *count = &counts[cursor[term] - 1];                                 \
+                    if (*count == (LIMIT)) {                                                  \
+                        return -1;                                                            \
+                    }                                                                         \
+                    (*count)++;                                                               \
+                }                                                                             \
+            }                                                                                 \
+        }                                                                                     \
+        return 0;                                                                             \
+    } while (0)
+
+static int place_pass(const int32_t *ids, const int64_t *offsets, Py_ssize_t clauses,
+                      const int64_t *indptr, Py_ssize_t terms, int32_t *indices, void *tf,
+                      Py_ssize_t tf_size, int32_t *seen, int64_t *cursor) {
+    for (Py_ssize_t t = 0; t < terms; t++) {
+        seen[t] = -1;
+        cursor[t] = indptr[t];
+    }
+    if (tf_size == 2) {
+        PLACE_LOOP(uint16_t, UINT16_MAX);
+    }
+    PLACE_LOOP(uint32_t, UINT32_MAX);
+}
+
+/* Checks a row pointer: ascending from 0, its last at most ``entries``; returns its rows or -1. */
+static Py_ssize_t row_count(const Held *indptr, Py_ssize_t entries, const char *name) {
+    const int64_t *at = (const int64_t *)indptr->view.buf;
+    Py_ssize_t rows = indptr->view.shape[0] - 1;
+    int ok = rows >= 0 && at[0] == 0 && at[rows] <= entries;
+    for (Py_ssize_t r = 0; ok && r < rows; r++) {
+        ok = at[r] <= at[r + 1];
+    }
+    if (!ok) {
+        PyErr_Format(PyExc_ValueError, "%s: ascending from 0 to at most %zd", name, entries);
+        return -1;
+    }
+    return rows;
+}
+
+static PyObject *place_terms(PyObject *module, PyObject *args) {
+    PyObject *ids_object, *offsets_object, *indptr_object, *indices_object, *tf_object;
+    if (!PyArg_ParseTuple(args, "OOOOO", &ids_object, &offsets_object, &indptr_object,
+                          &indices_object, &tf_object)) {
+        return NULL;
+    }
+    Held ids = {0}, offsets = {0}, indptr = {0}, indices = {0}, tf = {0};
+    int32_t *seen = NULL;
+    int64_t *cursor = NULL;
+    PyObject *result = NULL;
+    if (take(ids_object, &ids, '4', 0, "ids") < 0 ||
+        take(offsets_object, &offsets, '8', 0, "offsets") < 0 ||
+        take(indptr_object, &indptr, '8', 0, "indptr") < 0 ||
+        take(indices_object, &indices, '4', 1, "indices") < 0 ||
+        take(tf_object, &tf, 'u', 1, "tf") < 0) {
+        goto done;
+    }
+    Py_ssize_t entries = indices.view.shape[0];
+    if (tf.view.shape[0] != entries) {
+        PyErr_SetString(PyExc_ValueError, "indices and tf differ in length");
+        goto done;
+    }
+    Py_ssize_t clauses = clause_count(&offsets, ids.view.shape[0]);
+    Py_ssize_t terms = clauses < 0 ? -1 : row_count(&indptr, entries, "indptr");
+    if (terms < 0) {
+        goto done;
+    }
+    if (clauses > INT32_MAX) {
+        PyErr_SetString(PyExc_ValueError, "more clauses than int32 ids hold");
+        goto done;
+    }
+    seen = PyMem_RawMalloc((terms > 0 ? terms : 1) * sizeof(int32_t));
+    cursor = PyMem_RawMalloc((terms > 0 ? terms : 1) * sizeof(int64_t));
+    if (seen == NULL || cursor == NULL) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    int failed;
+    Py_BEGIN_ALLOW_THREADS
+    failed = place_pass((const int32_t *)ids.view.buf, (const int64_t *)offsets.view.buf,
+                        clauses, (const int64_t *)indptr.view.buf, terms,
+                        (int32_t *)indices.view.buf, tf.view.buf, tf.view.itemsize, seen,
+                        cursor);
+    Py_END_ALLOW_THREADS
+    if (failed < 0) {
+        PyErr_SetString(PyExc_IndexError,
+                        "a term outside the rows, past its row, or counted past tf's type");
+        goto done;
+    }
+    result = Py_None;
+    Py_INCREF(result);
+done:
+    PyMem_RawFree(seen);
+    PyMem_RawFree(cursor);
+    release(&ids);
+    release(&offsets);
+    release(&indptr);
+    release(&indices);
+    release(&tf);
+    return result;
+}
+
+/* Term rows to clause rows: each clause's terms in term order (a stable sort by clause). */
+static int transpose_pass(const int64_t *indptr, Py_ssize_t terms, const int32_t *indices,
+                          const int64_t *clause_indptr, Py_ssize_t clauses, int32_t *out,
+                          int64_t *cursor) {
+    memcpy(cursor, clause_indptr, clauses * sizeof(int64_t));
+    for (Py_ssize_t t = 0; t < terms; t++) {
+        for (int64_t p = indptr[t]; p < indptr[t + 1]; p++) {
+            int32_t clause = indices[p];
+            if (clause < 0 || clause >= clauses || cursor[clause] >= clause_indptr[clause + 1]) {
+                return -1;
+            }
+            out[cursor[clause]++] = (int32_t)t;
+        }
+    }
+    return 0;
+}
+
+static PyObject *transpose(PyObject *module, PyObject *args) {
+    PyObject *indptr_object, *indices_object, *clause_indptr_object, *terms_object;
+    if (!PyArg_ParseTuple(args, "OOOO", &indptr_object, &indices_object, &clause_indptr_object,
+                          &terms_object)) {
+        return NULL;
+    }
+    Held indptr = {0}, indices = {0}, clause_indptr = {0}, out = {0};
+    int64_t *cursor = NULL;
+    PyObject *result = NULL;
+    if (take(indptr_object, &indptr, '8', 0, "indptr") < 0 ||
+        take(indices_object, &indices, '4', 0, "indices") < 0 ||
+        take(clause_indptr_object, &clause_indptr, '8', 0, "clause_indptr") < 0 ||
+        take(terms_object, &out, '4', 1, "terms") < 0) {
+        goto done;
+    }
+    Py_ssize_t terms = row_count(&indptr, indices.view.shape[0], "indptr");
+    Py_ssize_t clauses =
+        terms < 0 ? -1 : row_count(&clause_indptr, out.view.shape[0], "clause_indptr");
+    if (clauses < 0) {
+        goto done;
+    }
+    if (terms > INT32_MAX) {
+        PyErr_SetString(PyExc_ValueError, "more terms than int32 ids hold");
+        goto done;
+    }
+    cursor = PyMem_RawMalloc((clauses > 0 ? clauses : 1) * sizeof(int64_t));
+    if (cursor == NULL) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    int failed;
+    Py_BEGIN_ALLOW_THREADS
+    failed = transpose_pass((const int64_t *)indptr.view.buf, terms,
+                            (const int32_t *)indices.view.buf,
+                            (const int64_t *)clause_indptr.view.buf, clauses,
+                            (int32_t *)out.view.buf, cursor);
+    Py_END_ALLOW_THREADS
+    if (failed < 0) {
+        PyErr_SetString(PyExc_IndexError, "a clause outside the rows or past its row");
+        goto done;
+    }
+    result = Py_None;
+    Py_INCREF(result);
+done:
+    PyMem_RawFree(cursor);
+    release(&indptr);
+    release(&indices);
+    release(&clause_indptr);
+    release(&out);
+    return result;
+}
+
 static PyMethodDef methods[] = {
     {"add_rows", add_rows, METH_VARARGS,
      "add_rows(out, rows): out[clauses] += data * weight for each (clauses, data, weight) of "
@@ -383,6 +695,13 @@ static PyMethodDef methods[] = {
     {"combine", combine, METH_VARARGS,
      "combine(total, chars, scale, titles, doc_of_clause): total = (total + chars * scale) + "
      "titles[doc_of_clause] (chars, titles: None to leave out)"},
+    {"count_terms", count_terms, METH_VARARGS,
+     "count_terms(ids, offsets, df) -> int: df[t] = clauses holding term t; returns the most "
+     "times a term is in one clause"},
+    {"place_terms", place_terms, METH_VARARGS,
+     "place_terms(ids, offsets, indptr, indices, tf): the term rows filled, clauses ascending"},
+    {"transpose", transpose, METH_VARARGS,
+     "transpose(indptr, indices, clause_indptr, terms): each clause's terms, ascending"},
     {NULL, NULL, 0, NULL},
 };
 

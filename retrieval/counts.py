@@ -4,12 +4,16 @@ Counting terms sorts one key per token; at a million clauses that is hundreds of
 and sorting them at once held several copies of them (the build's peak). Each slice of clauses
 is sorted and counted on its own, and the slices' counts are placed in their term's row one
 slice after the other: a term's clauses stay ascending (slices come in clause order), so the
-result is exactly the one counting everything at once gives.
+result is exactly the one counting everything at once gives. Where ``retrieval._postings`` is
+built, a counting sort in two passes over the tokens gives the same arrays without sorting
+(``postings.term_rows``, several times faster).
 """
 
 from __future__ import annotations
 
 import numpy as np
+
+from retrieval import postings
 
 SLICE_TOKENS = 4_000_000  # tokens counted at a time (tens of megabytes of keys)
 
@@ -30,6 +34,10 @@ class TermCounts:
         """Clause ``i``'s tokens are ``ids[offsets[i]:offsets[i + 1]]`` (term ids < n_terms)."""
         n_docs = len(offsets) - 1
         doc_len = np.diff(offsets).astype(np.int32)
+        if postings.compiled:
+            return cls(*postings.term_rows(ids, offsets, n_terms), doc_len)
+        if len(ids) and (int(ids.min()) < 0 or int(ids.max()) >= n_terms):
+            raise IndexError(f"a term id outside the {n_terms} terms")
         slices = []
         first = 0
         while first < n_docs:

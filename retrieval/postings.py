@@ -9,6 +9,10 @@ instead of a binary search a clause, and combines the fields' sums in one pass. 
 not built (no C compiler at install) the same sums are done with numpy. Both give the bits of
 ``np.add.at(out, clauses, (data * weight).astype(np.float64))``, term after term: ranking's
 exact scores do not depend on which one ran (tests compare them).
+
+A build's loops over every token are here too, compiled only (``term_rows``, ``clause_rows``):
+counting sorts in two passes, where numpy sorts a key per token (``retrieval.counts`` and
+``retrieval.index`` do that where this is not built; tests compare the two).
 """
 
 from __future__ import annotations
@@ -93,6 +97,41 @@ def combine(
         ):  # not from the end
             raise IndexError(f"a document outside the {len(titles)} documents")
         total += np.take(titles, doc_of_clause, out=scratch)
+
+
+def term_rows(
+    ids: np.ndarray, offsets: np.ndarray, n_terms: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Compiled only: each term's row (``indptr``, int64) of the clauses holding it, ascending
+    (``indices``, int32), and its count in each (``tf``: uint16 when every count fits, else
+    uint32), where clause ``d``'s tokens are ``ids[offsets[d]:offsets[d + 1]]``. A term id
+    outside ``[0, n_terms)`` raises IndexError."""
+    assert _compiled is not None, "retrieval._postings is not built"
+    ids = np.ascontiguousarray(ids, dtype=np.int32)
+    offsets = np.ascontiguousarray(offsets, dtype=np.int64)
+    df = np.empty(n_terms, dtype=np.int64)
+    most = _compiled.count_terms(ids, offsets, df)
+    indptr = np.zeros(n_terms + 1, dtype=np.int64)
+    np.cumsum(df, out=indptr[1:])
+    del df
+    indices = np.empty(int(indptr[-1]), dtype=np.int32)
+    tf = np.empty(len(indices), dtype=np.uint16 if most < 2**16 else np.uint32)
+    _compiled.place_terms(ids, offsets, indptr, indices, tf)
+    return indptr, indices, tf
+
+
+def clause_rows(
+    indptr: np.ndarray, indices: np.ndarray, n_docs: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Compiled only: a term-row matrix's clause rows (``indptr``, int64) of their terms,
+    ascending (int32)."""
+    assert _compiled is not None, "retrieval._postings is not built"
+    indices = np.ascontiguousarray(indices, dtype=np.int32)
+    clause_indptr = np.zeros(n_docs + 1, dtype=np.int64)
+    np.cumsum(np.bincount(indices, minlength=n_docs)[:n_docs], out=clause_indptr[1:])
+    terms = np.empty(len(indices), dtype=np.int32)
+    _compiled.transpose(np.ascontiguousarray(indptr, dtype=np.int64), indices, clause_indptr, terms)
+    return clause_indptr, terms
 
 
 # The numpy way refuses what the compiled module refuses (its ``take``): the same errors

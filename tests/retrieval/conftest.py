@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from retrieval import postings
 from retrieval.bench import synthetic_documents
 from retrieval.corpus import read_corpus
 from retrieval.search import ClauseIndex, QueryBuilder, get_synonyms
@@ -18,7 +19,16 @@ from retrieval.tokenize import PolicyTokenizer
 from retrieval.types import ParsedDocument
 
 SEEDS = Path(__file__).resolve().parents[2] / "seeds"
+
+
 TOPICS = {"loans": ("贷", "贴息"), "talent": ("人才", "英才"), "5g": ("5g", "基站")}
+
+
+@pytest.fixture(params=[True, False], ids=["compiled", "numpy"])
+def way(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> bool:
+    """Each test run with the compiled ``retrieval._postings`` and with numpy's way."""
+    monkeypatch.setattr(postings, "compiled", request.param)
+    return bool(request.param)
 
 
 def stored(documents: list[ParsedDocument]) -> LiveCorpus:

@@ -8,12 +8,6 @@ import pytest
 from retrieval import postings
 
 
-@pytest.fixture(params=[True, False], ids=["compiled", "numpy"])
-def way(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> bool:
-    monkeypatch.setattr(postings, "compiled", request.param)
-    return bool(request.param)
-
-
 def test_the_compiled_module_is_built_by_the_install() -> None:
     """The README's install compiles it (a C compiler is on every machine it names); without
     it every question would take the slower numpy way, silently."""
