@@ -6,16 +6,23 @@ Usage: ``policybot ask "东莞5G项目能拿多少补贴？"``; ``policybot --he
 from __future__ import annotations
 
 import argparse
+import gc
 import importlib
 import logging
+import os
 import sys
+import threading
 from collections.abc import Callable, Sequence
+from typing import NoReturn
 
 from bot.cli.admin import since_date
 from bot.cli.users import add_user_parser
 from bot.db import DatabaseLocationError
 
 ADMIN_HELP = "act as an admin (/stats, /reload, /lookup add|del): the shell user is the operator"
+
+# one-shot commands whose process ends at once when they are done (see ``run``)
+QUICK_EXIT_COMMANDS = frozenset({"ask", "search", "docs"})
 
 # subcommand -> "module:function"; each function takes the parsed arguments, returns an exit code
 _HANDLERS: dict[str, str] = {
@@ -106,7 +113,30 @@ def _resolve(command: str) -> Callable[[argparse.Namespace], int]:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    """Run one command; returns its exit code (tests call this in their own process)."""
+    return _run(build_parser().parse_args(argv))
+
+
+def run() -> NoReturn:
+    """The ``policybot`` command: ``main``, and for a one-shot question the process then ends
+    at once. Its work is done by then (answered, logged and committed, printed); tearing down
+    the 650 modules it imported was a sixth of a cold ``policybot ask`` (0.16 s of 1 s). When
+    another thread is still at work (an index part being stored after a build), the
+    interpreter ends as usual and waits for it."""
+    args = build_parser().parse_args()
+    code = _run(args)
+    if args.command in QUICK_EXIT_COMMANDS and threading.active_count() == 1:
+        logging.shutdown()
+        try:
+            sys.stdout.flush()
+            sys.stderr.flush()
+        except (BrokenPipeError, ValueError):  # a reader that went away, a closed stream
+            pass
+        os._exit(code)
+    sys.exit(code)
+
+
+def _run(args: argparse.Namespace) -> int:
     logging.basicConfig(
         level=logging.INFO if args.verbose else logging.WARNING,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
@@ -116,7 +146,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     jieba.setLogLevel(logging.WARNING)
     try:
-        return _resolve(args.command)(args)
+        handler = _resolve(args.command)
+        # what the command imported lives as long as the process: later collections skip it
+        gc.freeze()
+        return handler(args)
     except KeyboardInterrupt:
         return 130
     except BrokenPipeError:

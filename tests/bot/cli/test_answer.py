@@ -204,3 +204,32 @@ def test_a_cold_ask_imports_nothing_the_answer_does_not_need(
         assert done.returncode == 0, done.stderr
         assert "500 万" in done.stdout
         assert done.stdout.strip().splitlines()[-1] == "LOADED False 0"
+
+
+def test_the_command_ends_at_once_and_loses_nothing(
+    env: None, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``policybot ask`` ends its process without tearing it down: the answer is printed
+    whole, the question logged, a bad question's exit code kept, and a first ask's index parts
+    (stored by a thread after the answer) are stored before the process ends."""
+    import sqlite3
+
+    monkeypatch.setenv("INDEX_DIR", str(tmp_path / "index"))
+    command = [sys.executable, "-m", "bot.cli", "ask"]
+    first = subprocess.run([*command, QUESTION], capture_output=True, text=True, timeout=120)
+    assert first.returncode == 0, first.stderr
+    assert "500 万" in first.stdout and first.stdout.endswith("\n")
+    with sqlite3.connect(tmp_path / "cli.db") as db:
+        parts = db.execute("select count(*) from corpus_index_part").fetchone()[0]
+    assert parts >= 8  # every part the first ask built was stored for the next process
+    monkeypatch.setenv("INDEX_DIR", str(tmp_path / "elsewhere"))  # a host without the files
+    second = subprocess.run(
+        [*command, "--json", QUESTION], capture_output=True, text=True, timeout=120
+    )
+    assert second.returncode == 0, second.stderr
+    assert json.loads(second.stdout)["answers"]  # the whole JSON object, not cut short
+    empty = subprocess.run([*command, "   "], capture_output=True, text=True, timeout=120)
+    assert empty.returncode != 0 or empty.stdout.strip()  # said, never silent
+    with sqlite3.connect(tmp_path / "cli.db") as db:
+        logged = [row[0] for row in db.execute("select text from bot_question order by id")]
+    assert logged[:2] == [QUESTION, QUESTION]
