@@ -392,7 +392,8 @@ done:
  * key (term, clause) per token gives, in two passes over the tokens. ``seen[t]``: the last
  * clause term ``t`` was met in, so a clause's repeats of a term are counted where it was placed. */
 
-/* Checks offsets (ascending, within the tokens); returns the clauses, or -1 (error set). */
+/* Checks offsets (ascending, within the tokens, clauses that int32 ids number); returns the
+ * clauses, or -1 (error set). */
 static Py_ssize_t clause_count(const Held *offsets, Py_ssize_t tokens) {
     const int64_t *at = (const int64_t *)offsets->view.buf;
     Py_ssize_t clauses = offsets->view.shape[0] - 1;
@@ -410,7 +411,23 @@ static Py_ssize_t clause_count(const Held *offsets, Py_ssize_t tokens) {
         PyErr_SetString(PyExc_ValueError, "offsets past the tokens");
         return -1;
     }
+    if (clauses > INT32_MAX) {
+        PyErr_SetString(PyExc_ValueError, "more clauses than int32 ids hold");
+        return -1;
+    }
     return clauses;
+}
+
+/* A term's last clause and one 64-bit number per term (a count, a cursor); -1 when out of
+ * memory (error set; what was had is freed by the caller). */
+static int per_term(Py_ssize_t terms, int32_t **seen, int64_t **numbers) {
+    *seen = PyMem_RawMalloc((terms > 0 ? terms : 1) * sizeof(int32_t));
+    *numbers = PyMem_RawMalloc((terms > 0 ? terms : 1) * sizeof(int64_t));
+    if (*seen == NULL || *numbers == NULL) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    return 0;
 }
 
 /* Pass one: each term's clauses (``df``) and the most times a term is in one clause; returns
@@ -459,17 +476,7 @@ static PyObject *count_terms(PyObject *module, PyObject *args) {
         goto done;
     }
     Py_ssize_t clauses = clause_count(&offsets, ids.view.shape[0]), terms = df.view.shape[0];
-    if (clauses < 0) {
-        goto done;
-    }
-    if (clauses > INT32_MAX) {
-        PyErr_SetString(PyExc_ValueError, "more clauses than int32 ids hold");
-        goto done;
-    }
-    seen = PyMem_RawMalloc((terms > 0 ? terms : 1) * sizeof(int32_t));
-    times = PyMem_RawMalloc((terms > 0 ? terms : 1) * sizeof(int64_t));
-    if (seen == NULL || times == NULL) {
-        PyErr_NoMemory();
+    if (clauses < 0 || per_term(terms, &seen, &times) < 0) {
         goto done;
     }
     memset(df.view.buf, 0, terms * sizeof(int64_t));
@@ -578,17 +585,7 @@ static PyObject *place_terms(PyObject *module, PyObject *args) {
     }
     Py_ssize_t clauses = clause_count(&offsets, ids.view.shape[0]);
     Py_ssize_t terms = clauses < 0 ? -1 : row_count(&indptr, entries, "indptr");
-    if (terms < 0) {
-        goto done;
-    }
-    if (clauses > INT32_MAX) {
-        PyErr_SetString(PyExc_ValueError, "more clauses than int32 ids hold");
-        goto done;
-    }
-    seen = PyMem_RawMalloc((terms > 0 ? terms : 1) * sizeof(int32_t));
-    cursor = PyMem_RawMalloc((terms > 0 ? terms : 1) * sizeof(int64_t));
-    if (seen == NULL || cursor == NULL) {
-        PyErr_NoMemory();
+    if (terms < 0 || per_term(terms, &seen, &cursor) < 0) {
         goto done;
     }
     int failed;
