@@ -315,12 +315,12 @@ def _okapi_idf(df: np.ndarray, n_docs: int, epsilon: float) -> np.ndarray:
 
 def _transpose(counts: TermCounts, n_docs: int) -> tuple[np.ndarray, np.ndarray]:
     """Clause-row lists of term ids, from the term-row CSR."""
-    if postings.compiled:
-        return postings.clause_rows(counts.indptr, counts.indices, n_docs)
-    term = np.repeat(np.arange(len(counts.indptr) - 1, dtype=np.int32), np.diff(counts.indptr))
-    order = np.argsort(counts.indices, kind="stable")
     indptr = np.zeros(n_docs + 1, dtype=np.int64)
     np.cumsum(np.bincount(counts.indices, minlength=n_docs), out=indptr[1:])
+    if postings.compiled:
+        return indptr, postings.clause_rows(counts.indptr, counts.indices, indptr)
+    term = np.repeat(np.arange(len(counts.indptr) - 1, dtype=np.int32), np.diff(counts.indptr))
+    order = np.argsort(counts.indices, kind="stable")
     return indptr, term[order]
 
 

@@ -120,18 +120,18 @@ def term_rows(
     return indptr, indices, tf
 
 
-def clause_rows(
-    indptr: np.ndarray, indices: np.ndarray, n_docs: int
-) -> tuple[np.ndarray, np.ndarray]:
-    """Compiled only: a term-row matrix's clause rows (``indptr``, int64) of their terms,
-    ascending (int32)."""
+def clause_rows(indptr: np.ndarray, indices: np.ndarray, clause_indptr: np.ndarray) -> np.ndarray:
+    """Compiled only: a term-row matrix's clause rows of their terms, ascending (int32), laid
+    out by ``clause_indptr`` (each clause's row, int64)."""
     assert _compiled is not None, "retrieval._postings is not built"
-    indices = np.ascontiguousarray(indices, dtype=np.int32)
-    clause_indptr = np.zeros(n_docs + 1, dtype=np.int64)
-    np.cumsum(np.bincount(indices, minlength=n_docs)[:n_docs], out=clause_indptr[1:])
     terms = np.empty(len(indices), dtype=np.int32)
-    _compiled.transpose(np.ascontiguousarray(indptr, dtype=np.int64), indices, clause_indptr, terms)
-    return clause_indptr, terms
+    _compiled.transpose(
+        np.ascontiguousarray(indptr, dtype=np.int64),
+        np.ascontiguousarray(indices, dtype=np.int32),
+        clause_indptr,
+        terms,
+    )
+    return terms
 
 
 # The numpy way refuses what the compiled module refuses (its ``take``): the same errors
