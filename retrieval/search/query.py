@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from retrieval.search.chars import char_terms
+from retrieval.search.scanning import scanning
 from retrieval.tokenize import DATA_DIR, PolicyTokenizer
 from zhtext.normalize import normalize_text
 
@@ -71,6 +72,7 @@ class QuestionKinds:
         self.opening_exempt = frozenset(opening.get("exempt", ()))
         self.cues = {kind: tuple(entry["cues"]) for kind, entry in raw.items()}
         self.patterns = {kind: re.compile(entry["clause"]) for kind, entry in raw.items()}
+        self._tests = [scanning(pattern) for pattern in self.patterns.values()]  # for masks
         self.openers = tuple(normalize_text(o) for o in context.get("openers", ()))
         self.context_weight = float(context.get("weight", 0.5))
 
@@ -80,7 +82,7 @@ class QuestionKinds:
     def masks(self, texts: Sequence[str]) -> np.ndarray:
         """Per kind (a row, in ``patterns``' order) and text, whether the text matches."""
         listed = list(texts)  # each pattern reads every text: decode a packed column once
-        rows = [[bool(p.search(t)) for t in listed] for p in self.patterns.values()]
+        rows = [[bool(test.search(t)) for t in listed] for test in self._tests]
         return np.array(rows, dtype=bool).reshape(len(rows), len(listed))
 
     def context_parts(self, normalized: str) -> list[str]:
