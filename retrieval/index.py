@@ -159,16 +159,16 @@ class SparseBM25:
         """Score every clause. A token sequence scores exactly like ``BM25Okapi.get_scores``
         (repeated tokens count again); a mapping gives each term its own weight (synonyms)."""
         scores = np.zeros(self.n_docs, dtype=np.float64)
+        rows = []
         for term, weight in _as_weights(query).items():
             row = self.vocabulary.get(term)
             if row is None or weight == 0.0:
                 continue
             start, end = self._indptr[row], self._indptr[row + 1]
-            data = self._data[start:end] if weight == 1.0 else self._data[start:end] * weight
-            # a term's clauses are distinct, and each clause adds its terms in query order
-            # from 0.0: the bits of one bincount over all the rows, without concatenating
-            # them (float64 values: ``add.at``'s fast path; float32 ones would take its slow one)
-            np.add.at(scores, self._indices[start:end], data.astype(np.float64, copy=False))
+            rows.append((self._indices[start:end], self._data[start:end], weight))
+        # each clause adds its terms in query order from 0.0 (a term's clauses are distinct):
+        # the bits of one bincount over all the rows, in one compiled loop where it is built
+        postings.add_rows(scores, rows)
         return scores
 
     def postings(self, term: str) -> np.ndarray:

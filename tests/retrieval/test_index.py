@@ -31,6 +31,23 @@ def test_weighted_query_scales_each_term() -> None:
     assert np.allclose(index.scores({"贴息": 0.5}), single * 0.5)
 
 
+def test_scores_are_the_bits_of_adding_each_row_in_turn(way: bool) -> None:
+    """Compiled or not, a field's scores are those of ``np.add.at`` row after row, the weight
+    multiplied in the field's own precision (float32 for the characters field)."""
+    rng = np.random.default_rng(3)
+    vocabulary = [f"t{i}" for i in range(40)]
+    clauses = [list(rng.choice(vocabulary, size=rng.integers(1, 30))) for _ in range(500)]
+    for dtype in (np.float64, np.float32):
+        index = SparseBM25(clauses, dtype=dtype)
+        query = {"t1": 1.0, "t7": 0.5, "t3": 0.3, "t39": 1.0, "absent": 1.0}
+        expected = np.zeros(index.n_docs)
+        for term, weight in query.items():
+            if term in index.vocabulary:
+                found, data = index.row(term)
+                np.add.at(expected, found, (data * weight).astype(np.float64))
+        assert index.scores(query).tobytes() == expected.tobytes()
+
+
 def test_top_k_respects_mask_and_ties_break_by_position() -> None:
     index = SparseBM25([["a", "b"], ["a", "b"], ["a", "c"], ["d"], ["e"], ["f"], ["g"]])
     scores = index.scores(["a"])
