@@ -1,7 +1,9 @@
-"""The one compiled module (``retrieval._postings``); everything else is in pyproject.toml.
+"""The compiled modules (``retrieval._postings``, ``retrieval._segment``); everything else is in
+pyproject.toml.
 
-It is optional: where no C compiler is at hand the install goes on and ``retrieval.postings``
-does the same sums with numpy (slower; the same bits).
+They are optional: where no C compiler is at hand the install goes on, ``retrieval.postings``
+does the same sums with numpy and ``retrieval.segment`` lets jieba run its own loops (slower;
+the same bits and words).
 """
 
 from setuptools import Extension, setup
@@ -14,6 +16,12 @@ setup(
             # no fused multiply-add: the sums must round as numpy's do (see the source)
             extra_compile_args=["-O3", "-ffp-contract=off"],
             optional=True,
-        )
+        ),
+        Extension(
+            "retrieval._segment",
+            ["retrieval/_segment.c"],
+            extra_compile_args=["-O3", "-ffp-contract=off"],  # jieba's bits (see the source)
+            optional=True,
+        ),
     ]
 )

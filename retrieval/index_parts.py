@@ -48,6 +48,8 @@ _INPUTS = (
     "intents",
     "retrieval/search",
     "retrieval/tokenize.py",
+    "retrieval/segment.py",
+    "retrieval/_segment.c",
     "zhtext",
     "retrieval/index.py",
     "retrieval/counts.py",
@@ -76,7 +78,7 @@ def index_fingerprint() -> str:
         path = _ROOT / name
         files = sorted(path.rglob("*")) if path.is_dir() else [path]
         for file in files:
-            if file.is_file() and file.suffix in (".py", ".toml", ".txt", ".tsv", ".json"):
+            if file.is_file() and file.suffix in (".py", ".c", ".toml", ".txt", ".tsv", ".json"):
                 digest.update(str(file.relative_to(_ROOT)).encode())
                 digest.update(file.read_bytes())
     return digest.hexdigest()[:32]

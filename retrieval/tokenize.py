@@ -19,6 +19,7 @@ from pathlib import Path
 
 from retrieval.disk_cache import cache_key, cached
 from retrieval.frequencies import FrequencyTable, write_table
+from retrieval.segment import Segmenter
 from retrieval.term_ids import TokenIds
 from zhtext.normalize import normalize_text
 
@@ -68,7 +69,7 @@ class PolicyTokenizer:
         jieba.setLogLevel(logging.WARNING)
         self.data_dir, self.cache_dir = data_dir, cache_dir
         self._added: list[str] = []  # words taught since (see ``recipe``)
-        self._jieba = jieba.Tokenizer()
+        self._jieba = Segmenter()
         self._load_prefix_dictionary(cache_dir)
         self._piece_words = lru_cache(maxsize=PIECE_CACHE_SIZE)(self._cut_piece)
         self.domain_words = {line.split()[0] for line in _read_lines(data_dir / "dictionary.txt")}

@@ -1,0 +1,92 @@
+"""jieba's loops compiled (retrieval/_segment.c): the words of real pages are jieba's own."""
+
+from __future__ import annotations
+
+import math
+import random
+from pathlib import Path
+
+import jieba
+import pytest
+
+from retrieval import segment
+from retrieval.corpus import read_corpus
+from retrieval.tokenize import PolicyTokenizer
+from zhtext.normalize import normalize_text
+
+ROOT = Path(__file__).resolve().parents[2]
+PAGES = [
+    ROOT / "seeds",
+    Path(__file__).parent / "fixtures",
+    Path(__file__).parent / "fixtures" / "real",
+]
+
+needs_module = pytest.mark.skipif(not segment.compiled, reason="retrieval._segment not built")
+
+
+def page_texts() -> list[str]:
+    texts = []
+    for folder in PAGES:
+        for document in read_corpus(folder).documents:
+            texts.extend(normalize_text(c.text) for c in document.clauses)
+    return texts
+
+
+@needs_module
+def test_real_pages_are_cut_into_jiebas_own_words(monkeypatch: pytest.MonkeyPatch) -> None:
+    tokenizer = PolicyTokenizer()
+    tokenizer.add_words(["南山区", "专精特新"])  # words a corpus teaches it
+    cutter = tokenizer._jieba
+    assert isinstance(cutter, segment.Segmenter) and type(cutter.FREQ) is dict
+    texts = page_texts()
+    assert sum(map(len, texts)) > 20_000
+    compiled = [list(cutter.cut_for_search(text)) for text in texts]
+    plain_words = [cutter.lcut(text, HMM=False) for text in texts]
+    monkeypatch.setattr(segment, "compiled", False)
+    assert [list(cutter.cut_for_search(text)) for text in texts] == compiled
+    assert [cutter.lcut(text, HMM=False) for text in texts] == plain_words
+
+
+@needs_module
+def test_the_loops_give_jiebas_dag_and_route_on_any_text() -> None:
+    """Random text over a small dictionary (prefixes counted 0, ties of probability)."""
+    cutter = segment.Segmenter(dictionary=None)
+    cutter.FREQ = {"a": 3, "ab": 0, "abc": 3, "b": 3, "bc": 6, "c": 2, "ca": 0, "cab": 1, "d": 0}
+    cutter.total, cutter.initialized = 20, True
+    rng = random.Random(1)
+    for _ in range(500):
+        sentence = "".join(rng.choices("abcde", k=rng.randint(0, 12)))
+        dag = cutter.get_DAG(sentence)
+        assert dag == jieba.Tokenizer.get_DAG(cutter, sentence)
+        route: dict[int, object] = {}
+        cutter.calc(sentence, dag, route)
+        expected: dict[int, object] = {}
+        jieba.Tokenizer.calc(cutter, sentence, dag, expected)
+        assert route == expected
+        assert {k: tuple(map(type, v)) for k, v in route.items()} == {  # type: ignore[call-overload]
+            k: tuple(map(type, v))
+            for k, v in expected.items()  # type: ignore[call-overload]
+        }
+
+
+@needs_module
+def test_a_route_through_words_outside_the_sentence_is_refused() -> None:
+    cutter = segment.Segmenter(dictionary=None)
+    cutter.FREQ, cutter.total, cutter.initialized = {"a": 1}, 1, True
+    with pytest.raises(ValueError):
+        cutter.calc("aa", {0: [5], 1: [1]}, {})
+    with pytest.raises(ValueError):
+        cutter.calc("aa", {1: [1]}, {})  # no words from 0
+    assert cutter.get_DAG("") == {}
+
+
+def test_a_dictionary_read_entry_by_entry_is_cut_by_jiebas_own_loops(tmp_path: Path) -> None:
+    """Before a process loads jieba's dictionary whole (``retrieval.frequencies``), the lookups
+    go through its table: jieba's Python loops read it, the same words come out."""
+    lazy = PolicyTokenizer(cache_dir=tmp_path)  # the table is written on the first start
+    lazy = PolicyTokenizer(cache_dir=tmp_path)
+    assert type(lazy._jieba.FREQ) is not dict
+    whole = PolicyTokenizer()
+    for text in page_texts()[:40]:
+        assert lazy.tokens(text, normalized=True) == whole.tokens(text, normalized=True)
+    assert math.isclose(lazy.general_total, whole.general_total)
