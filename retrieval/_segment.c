@@ -183,11 +183,191 @@ done:
     return result;
 }
 
+/* Appends ``sentence[start:end]`` to ``out``; -1 on an error. */
+static int append_slice(PyObject *out, PyObject *sentence, Py_ssize_t start, Py_ssize_t end) {
+    PyObject *word = PyUnicode_Substring(sentence, start, end);
+    if (word == NULL) {
+        return -1;
+    }
+    int failed = PyList_Append(out, word);
+    Py_DECREF(word);
+    return failed;
+}
+
+/* A run of single characters the best way left between words (jieba's ``buf``): one character
+ * alone; a run the dictionary counts, its characters; any other run as a 1-tuple, which the
+ * caller hands to jieba's HMM (``finalseg.cut``). */
+static int flush_run(PyObject *out, PyObject *sentence, PyObject *frequencies, Py_ssize_t start,
+                     Py_ssize_t end) {
+    if (end - start == 1) {
+        return append_slice(out, sentence, start, end);
+    }
+    PyObject *run = PyUnicode_Substring(sentence, start, end);
+    if (run == NULL) {
+        return -1;
+    }
+    PyObject *value = PyDict_GetItemWithError(frequencies, run);
+    int counted = 0;
+    if (value != NULL) {
+        counted = PyObject_IsTrue(value);
+    } else if (PyErr_Occurred()) {
+        counted = -1;
+    }
+    int failed = counted < 0;
+    if (!failed && counted) {
+        for (Py_ssize_t i = start; i < end && !failed; i++) {
+            failed = append_slice(out, sentence, i, i + 1) < 0;
+        }
+    } else if (!failed) {
+        PyObject *unknown = PyTuple_Pack(1, run);
+        failed = unknown == NULL || PyList_Append(out, unknown) < 0;
+        Py_XDECREF(unknown);
+    }
+    Py_DECREF(run);
+    return failed ? -1 : 0;
+}
+
+/* cut_dag(sentence, frequencies, log_total) -> [word or (run,), ...]: jieba's ``__cut_DAG``
+ * without its HMM: the DAG and the best route of ``get_dag`` and ``calc`` found in one pass
+ * from the end (a word's ends are met in the order the DAG lists them), then the route walked
+ * as jieba walks it. */
+static PyObject *cut_dag(PyObject *module, PyObject *args) {
+    PyObject *sentence, *frequencies;
+    double log_total;
+    if (!PyArg_ParseTuple(args, "UO!d", &sentence, &PyDict_Type, &frequencies, &log_total)) {
+        return NULL;
+    }
+    Py_ssize_t count = PyUnicode_GET_LENGTH(sentence);
+    double *best = PyMem_Malloc(sizeof(double) * (size_t)(count + 1));
+    Py_ssize_t *next = PyMem_Malloc(sizeof(Py_ssize_t) * (size_t)(count + 1));
+    PyObject *out = NULL;
+    if (best == NULL || next == NULL) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    best[count] = 0.0;
+    for (Py_ssize_t k = count - 1; k >= 0; k--) {
+        double top = 0.0;
+        Py_ssize_t top_end = -1;
+        for (Py_ssize_t i = k; i < count; i++) {
+            PyObject *value = lookup(frequencies, sentence, k, i + 1);
+            if (value == NULL) {
+                if (PyErr_Occurred()) {
+                    goto done;
+                }
+                break;
+            }
+            int positive = PyObject_IsTrue(value);
+            if (positive < 0) {
+                goto done;
+            }
+            if (!positive) {
+                continue;
+            }
+            double frequency = PyFloat_AsDouble(value);
+            if (frequency == -1.0 && PyErr_Occurred()) {
+                goto done;
+            }
+            double score = (log(frequency) - log_total) + best[i + 1];
+            if (top_end < 0 || score > top || (score == top && i > top_end)) {
+                top = score;
+                top_end = i;
+            }
+        }
+        if (top_end < 0) { /* no word from k: the character alone, counted 1 */
+            top = (log(1.0) - log_total) + best[k + 1];
+            top_end = k;
+        }
+        best[k] = top;
+        next[k] = top_end + 1;
+    }
+    out = PyList_New(0);
+    if (out == NULL) {
+        goto done;
+    }
+    Py_ssize_t run = -1; /* where the run of single characters starts (-1: none) */
+    for (Py_ssize_t x = 0; x < count;) {
+        Py_ssize_t y = next[x];
+        if (y - x == 1) {
+            if (run < 0) {
+                run = x;
+            }
+        } else {
+            if ((run >= 0 && flush_run(out, sentence, frequencies, run, x) < 0) ||
+                append_slice(out, sentence, x, y) < 0) {
+                Py_CLEAR(out);
+                goto done;
+            }
+            run = -1;
+        }
+        x = y;
+    }
+    if (run >= 0 && flush_run(out, sentence, frequencies, run, count) < 0) {
+        Py_CLEAR(out);
+    }
+done:
+    PyMem_Free(best);
+    PyMem_Free(next);
+    return out;
+}
+
+/* search_words(words, frequencies) -> [...]: jieba's ``cut_for_search`` after its cut: before
+ * each word longer than two characters, its two-character words, then (longer than three) its
+ * three-character words, that the dictionary counts. */
+static PyObject *search_words(PyObject *module, PyObject *args) {
+    PyObject *words, *frequencies;
+    if (!PyArg_ParseTuple(args, "O!O!", &PyList_Type, &words, &PyDict_Type, &frequencies)) {
+        return NULL;
+    }
+    PyObject *out = PyList_New(0);
+    if (out == NULL) {
+        return NULL;
+    }
+    for (Py_ssize_t w = 0; w < PyList_GET_SIZE(words); w++) {
+        PyObject *word = PyList_GET_ITEM(words, w);
+        if (!PyUnicode_Check(word)) {
+            PyErr_SetString(PyExc_TypeError, "search_words: words must be str");
+            goto fail;
+        }
+        Py_ssize_t length = PyUnicode_GET_LENGTH(word);
+        for (Py_ssize_t gram = 2; gram <= 3; gram++) {
+            if (length <= gram) {
+                break;
+            }
+            for (Py_ssize_t i = 0; i + gram <= length; i++) {
+                PyObject *value = lookup(frequencies, word, i, i + gram);
+                if (value == NULL) {
+                    if (PyErr_Occurred()) {
+                        goto fail;
+                    }
+                    continue;
+                }
+                int positive = PyObject_IsTrue(value);
+                if (positive < 0 || (positive && append_slice(out, word, i, i + gram) < 0)) {
+                    goto fail;
+                }
+            }
+        }
+        if (PyList_Append(out, word) < 0) {
+            goto fail;
+        }
+    }
+    return out;
+fail:
+    Py_DECREF(out);
+    return NULL;
+}
+
 static PyMethodDef methods[] = {
     {"get_dag", get_dag, METH_VARARGS,
      "get_dag(sentence, frequencies) -> {k: ends}: jieba's Tokenizer.get_DAG"},
     {"calc", calc, METH_VARARGS,
      "calc(sentence, dag, route, frequencies, log_total): jieba's Tokenizer.calc"},
+    {"cut_dag", cut_dag, METH_VARARGS,
+     "cut_dag(sentence, frequencies, log_total) -> list: jieba's __cut_DAG, the runs its HMM "
+     "cuts given as 1-tuples"},
+    {"search_words", search_words, METH_VARARGS,
+     "search_words(words, frequencies) -> list: jieba's cut_for_search after its cut"},
     {NULL, NULL, 0, NULL},
 };
 

@@ -1,21 +1,25 @@
-"""jieba's tokenizer with its two per-character loops compiled (``retrieval/_segment.c``).
+"""jieba's tokenizer with its loops over a sentence compiled (``retrieval/_segment.c``).
 
 For each piece of text it cuts, jieba finds the dictionary words starting at each character
-(``get_DAG``) and the most probable way through them (``calc``), in Python: some 80 µs a piece,
-and real policy pages give a first build six distinct pieces a clause (most of its time). The
-compiled loops read the same dictionary and do the same arithmetic in the same order, so the
-words are jieba's own (tests cut real pages both ways). Where the module is not built, or the
-dictionary is not a plain dict (``retrieval.frequencies`` looks entries up in a file until a
-process cuts enough to load it whole), jieba's Python runs.
+(``get_DAG``), the most probable way through them (``calc``), walks it (``__cut_DAG``) and, in
+search mode, adds the shorter words inside long ones (``cut_for_search``), all in Python: some
+60 µs a piece of real policy text, and real pages give a first build six distinct pieces a
+clause (most of its time). The compiled loops read the same dictionary and do the same
+arithmetic in the same order, so the words are jieba's own (tests cut real pages both ways).
+What jieba's HMM cuts (runs of characters no dictionary word covers) is still cut by jieba.
+Where the module is not built, or the dictionary is not a plain dict (``retrieval.frequencies``
+looks entries up in a file until a process cuts enough to load it whole), jieba's Python runs.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from math import log
 from types import ModuleType
 from typing import Any
 
 import jieba
+from jieba import finalseg
 
 _compiled: ModuleType | None
 try:
@@ -29,15 +33,44 @@ compiled: bool = _compiled is not None  # tests set it False to run jieba's own 
 class Segmenter(jieba.Tokenizer):  # type: ignore[misc]
     """``jieba.Tokenizer``, cutting the same words faster (see the module)."""
 
+    def _plain_frequencies(self) -> dict[str, int] | None:
+        """The dictionary, when the compiled loops may read it (else None: jieba's own)."""
+        if not compiled or _compiled is None:
+            return None
+        self.check_initialized()
+        frequencies = self.FREQ
+        return frequencies if type(frequencies) is dict else None
+
     def get_DAG(self, sentence: str) -> dict[int, list[int]]:
-        if compiled and _compiled is not None and type(self.FREQ) is dict:
-            self.check_initialized()
-            return _compiled.get_dag(sentence, self.FREQ)
+        frequencies = self._plain_frequencies()
+        if frequencies is not None and _compiled is not None:
+            return _compiled.get_dag(sentence, frequencies)
         dag: dict[int, list[int]] = super().get_DAG(sentence)
         return dag
 
     def calc(self, sentence: str, DAG: dict[int, list[int]], route: dict[int, Any]) -> None:
-        if compiled and _compiled is not None and type(self.FREQ) is dict:
-            _compiled.calc(sentence, DAG, route, self.FREQ, log(self.total))
+        frequencies = self._plain_frequencies()
+        if frequencies is not None and _compiled is not None:
+            _compiled.calc(sentence, DAG, route, frequencies, log(self.total))
             return
         super().calc(sentence, DAG, route)
+
+    def _Tokenizer__cut_DAG(self, sentence: str) -> Iterator[str]:  # jieba.Tokenizer.__cut_DAG
+        """What ``cut`` cuts a block of Chinese text with (HMM on): jieba's walk of the best
+        route, compiled; the runs no word covers still go to jieba's HMM."""
+        frequencies = self._plain_frequencies()
+        if frequencies is None or _compiled is None:
+            yield from jieba.Tokenizer._Tokenizer__cut_DAG(self, sentence)
+            return
+        for word in _compiled.cut_dag(sentence, frequencies, log(self.total)):
+            if word.__class__ is str:
+                yield word
+            else:
+                yield from finalseg.cut(word[0])
+
+    def cut_for_search(self, sentence: str, HMM: bool = True) -> Iterator[str]:
+        frequencies = self._plain_frequencies()
+        if frequencies is None or _compiled is None:
+            words: Iterator[str] = super().cut_for_search(sentence, HMM=HMM)
+            return words
+        return iter(_compiled.search_words(list(self.cut(sentence, HMM=HMM)), frequencies))

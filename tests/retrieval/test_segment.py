@@ -48,14 +48,20 @@ def test_real_pages_are_cut_into_jiebas_own_words(monkeypatch: pytest.MonkeyPatc
 
 
 @needs_module
-def test_the_loops_give_jiebas_dag_and_route_on_any_text() -> None:
-    """Random text over a small dictionary (prefixes counted 0, ties of probability)."""
+def test_the_loops_give_jiebas_dag_route_and_words_on_any_text(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Random text over a small dictionary (prefixes counted 0, ties of probability, runs no
+    word covers, which jieba's HMM cuts)."""
     cutter = segment.Segmenter(dictionary=None)
-    cutter.FREQ = {"a": 3, "ab": 0, "abc": 3, "b": 3, "bc": 6, "c": 2, "ca": 0, "cab": 1, "d": 0}
+    cutter.FREQ = {
+        **{"a": 3, "ab": 0, "abc": 3, "abcd": 2, "b": 3, "bc": 6, "c": 2, "ca": 0, "cab": 1},
+        **{"d": 0, "中": 5, "中国": 9, "国人": 4, "中国人": 7, "人民": 8, "国": 2},
+    }
     cutter.total, cutter.initialized = 20, True
     rng = random.Random(1)
     for _ in range(500):
-        sentence = "".join(rng.choices("abcde", k=rng.randint(0, 12)))
+        sentence = "".join(rng.choices("abcde中国", k=rng.randint(0, 12)))
         dag = cutter.get_DAG(sentence)
         assert dag == jieba.Tokenizer.get_DAG(cutter, sentence)
         route: dict[int, object] = {}
@@ -67,6 +73,31 @@ def test_the_loops_give_jiebas_dag_and_route_on_any_text() -> None:
             k: tuple(map(type, v))
             for k, v in expected.items()  # type: ignore[call-overload]
         }
+    sentences = ["".join(rng.choices("abcde中国人民", k=rng.randint(0, 14))) for _ in range(500)]
+    searched = [list(cutter.cut_for_search(s)) for s in sentences]
+    cut = [cutter.lcut(s) for s in sentences]
+    monkeypatch.setattr(segment, "compiled", False)
+    assert [list(cutter.cut_for_search(s)) for s in sentences] == searched
+    assert [cutter.lcut(s) for s in sentences] == cut
+
+
+@needs_module
+def test_ways_of_equal_probability_are_broken_as_jieba_breaks_them(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Counts of 1 in a total of 1: every way through "abab" is as probable as any other;
+    jieba's ``max`` of (probability, end) takes the longest word from each position."""
+    cutter = segment.Segmenter(dictionary=None)
+    cutter.FREQ = {"a": 1, "b": 1, "ab": 1, "aba": 1, "ba": 1}
+    cutter.total, cutter.initialized = 1, True
+    words = (cutter.lcut("abab"), cutter.lcut("abab", HMM=False), cutter.lcut_for_search("abab"))
+    assert words[0] == ["aba", "b"]
+    monkeypatch.setattr(segment, "compiled", False)
+    assert (
+        cutter.lcut("abab"),
+        cutter.lcut("abab", HMM=False),
+        cutter.lcut_for_search("abab"),
+    ) == words
 
 
 @needs_module
