@@ -358,6 +358,133 @@ fail:
     return NULL;
 }
 
+/* jieba's HMM (``finalseg``): each character of a run no dictionary word covers labelled
+ * B(egin), M(iddle), E(nd) or S(ingle) by Viterbi over the model's log probabilities, then
+ * cut where the labels say. The states in jieba's order; each one's possible predecessors. */
+static const char STATES[4] = {'B', 'M', 'E', 'S'};
+static const int PREVIOUS[4][2] = {{2, 3}, {1, 0}, {0, 1}, {3, 2}}; /* B: ES, M: MB, E: BM, S: SE */
+#define MIN_FLOAT (-3.14e100)
+
+/* ``table[state]`` (a dict) as jieba reads it: table[state].get(key, MIN_FLOAT); -1 on error. */
+static int model_value(PyObject *table, const char *state, PyObject *key, double *value) {
+    PyObject *row = PyDict_GetItemString(table, state); /* borrowed; no error raised */
+    if (row == NULL || !PyDict_Check(row)) {
+        PyErr_Format(PyExc_ValueError, "the HMM model has no row for state %s", state);
+        return -1;
+    }
+    PyObject *found = PyDict_GetItemWithError(row, key);
+    if (found == NULL) {
+        if (PyErr_Occurred()) {
+            return -1;
+        }
+        *value = MIN_FLOAT;
+        return 0;
+    }
+    *value = PyFloat_AsDouble(found);
+    return (*value == -1.0 && PyErr_Occurred()) ? -1 : 0;
+}
+
+/* hmm_words(block, start, trans, emit) -> [word, ...]: ``finalseg.__cut`` of a block of
+ * Chinese characters (``viterbi`` over 'BMES', then the cut). */
+static PyObject *hmm_words(PyObject *module, PyObject *args) {
+    PyObject *block, *start_p, *trans_p, *emit_p;
+    if (!PyArg_ParseTuple(args, "UO!O!O!", &block, &PyDict_Type, &start_p, &PyDict_Type,
+                          &trans_p, &PyDict_Type, &emit_p)) {
+        return NULL;
+    }
+    Py_ssize_t count = PyUnicode_GET_LENGTH(block);
+    if (count == 0) {
+        return PyList_New(0);
+    }
+    double trans[4][4], start[4];
+    for (int y = 0; y < 4; y++) {
+        char state[2] = {STATES[y], '\0'};
+        PyObject *value = PyDict_GetItemString(start_p, state);
+        if (value == NULL) {
+            return PyErr_Format(PyExc_ValueError, "the HMM model has no start for %s", state);
+        }
+        start[y] = PyFloat_AsDouble(value);
+        if (start[y] == -1.0 && PyErr_Occurred()) {
+            return NULL;
+        }
+        for (int x = 0; x < 4; x++) {
+            char to[2] = {STATES[x], '\0'};
+            PyObject *key = PyUnicode_FromString(to);
+            int failed = key == NULL || model_value(trans_p, state, key, &trans[y][x]) < 0;
+            Py_XDECREF(key);
+            if (failed) {
+                return NULL;
+            }
+        }
+    }
+    double *score = PyMem_Malloc(sizeof(double) * 4 * (size_t)count);
+    signed char *back = PyMem_Malloc(4 * (size_t)count);
+    PyObject *out = NULL;
+    if (score == NULL || back == NULL) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    for (Py_ssize_t t = 0; t < count; t++) {
+        PyObject *character = PyUnicode_Substring(block, t, t + 1);
+        if (character == NULL) {
+            goto done;
+        }
+        for (int y = 0; y < 4; y++) {
+            char state[2] = {STATES[y], '\0'};
+            double emit;
+            if (model_value(emit_p, state, character, &emit) < 0) {
+                Py_DECREF(character);
+                goto done;
+            }
+            if (t == 0) {
+                score[y] = start[y] + emit;
+                back[y] = -1;
+                continue;
+            }
+            /* jieba's max of (probability, previous state): on a tie, the greater letter */
+            int first = PREVIOUS[y][0], second = PREVIOUS[y][1];
+            double a = (score[4 * (t - 1) + first] + trans[first][y]) + emit;
+            double b = (score[4 * (t - 1) + second] + trans[second][y]) + emit;
+            int take_b = b > a || (b == a && STATES[second] > STATES[first]);
+            score[4 * t + y] = take_b ? b : a;
+            back[4 * t + y] = (signed char)(take_b ? second : first);
+        }
+        Py_DECREF(character);
+    }
+    /* the last character ends a word: E or S, the greater letter (S) on a tie */
+    int state = score[4 * (count - 1) + 3] >= score[4 * (count - 1) + 2] ? 3 : 2;
+    char *labels = PyMem_Malloc((size_t)count);
+    if (labels == NULL) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    for (Py_ssize_t t = count - 1; t >= 0; t--) {
+        labels[t] = STATES[state];
+        state = back[4 * t + state];
+    }
+    out = PyList_New(0);
+    Py_ssize_t begin = 0, next = 0;
+    for (Py_ssize_t i = 0; out != NULL && i < count; i++) {
+        if (labels[i] == 'B') {
+            begin = i;
+        } else if (labels[i] == 'E' || labels[i] == 'S') {
+            Py_ssize_t from = labels[i] == 'E' ? begin : i;
+            if (append_slice(out, block, from, i + 1) < 0) {
+                Py_CLEAR(out);
+            }
+            next = i + 1;
+        }
+    }
+    if (out != NULL && next < count && append_slice(out, block, next, count) < 0) {
+        Py_CLEAR(out);
+    }
+    PyMem_Free(labels);
+done:
+    PyMem_Free(score);
+    PyMem_Free(back);
+    return out;
+}
+
 static PyMethodDef methods[] = {
     {"get_dag", get_dag, METH_VARARGS,
      "get_dag(sentence, frequencies) -> {k: ends}: jieba's Tokenizer.get_DAG"},
@@ -366,6 +493,9 @@ static PyMethodDef methods[] = {
     {"cut_dag", cut_dag, METH_VARARGS,
      "cut_dag(sentence, frequencies, log_total) -> list: jieba's __cut_DAG, the runs its HMM "
      "cuts given as 1-tuples"},
+    {"hmm_words", hmm_words, METH_VARARGS,
+     "hmm_words(block, start, trans, emit) -> list: jieba's finalseg.__cut of a block of "
+     "Chinese characters"},
     {"search_words", search_words, METH_VARARGS,
      "search_words(words, frequencies) -> list: jieba's cut_for_search after its cut"},
     {NULL, NULL, 0, NULL},

@@ -15,3 +15,10 @@ def cut_dag(
     sentence: str, frequencies: dict[str, int], log_total: float, /
 ) -> list[str | tuple[str]]: ...
 def search_words(words: list[str], frequencies: dict[str, int], /) -> list[str]: ...
+def hmm_words(
+    block: str,
+    start: dict[str, float],
+    trans: dict[str, dict[str, float]],
+    emit: dict[str, dict[str, float]],
+    /,
+) -> list[str]: ...

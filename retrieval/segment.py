@@ -6,7 +6,7 @@ search mode, adds the shorter words inside long ones (``cut_for_search``), all i
 60 µs a piece of real policy text, and real pages give a first build six distinct pieces a
 clause (most of its time). The compiled loops read the same dictionary and do the same
 arithmetic in the same order, so the words are jieba's own (tests cut real pages both ways).
-What jieba's HMM cuts (runs of characters no dictionary word covers) is still cut by jieba.
+Runs of characters no dictionary word covers are cut by jieba's HMM, its Viterbi compiled too.
 Where the module is not built, or the dictionary is not a plain dict (``retrieval.frequencies``
 looks entries up in a file until a process cuts enough to load it whole), jieba's Python runs.
 """
@@ -66,7 +66,7 @@ class Segmenter(jieba.Tokenizer):  # type: ignore[misc]
             if word.__class__ is str:
                 yield word
             else:
-                yield from finalseg.cut(word[0])
+                yield from _hmm_cut(word[0])
 
     def cut_for_search(self, sentence: str, HMM: bool = True) -> Iterator[str]:
         frequencies = self._plain_frequencies()
@@ -74,3 +74,19 @@ class Segmenter(jieba.Tokenizer):  # type: ignore[misc]
             words: Iterator[str] = super().cut_for_search(sentence, HMM=HMM)
             return words
         return iter(_compiled.search_words(list(self.cut(sentence, HMM=HMM)), frequencies))
+
+
+def _hmm_cut(run: str) -> Iterator[str]:
+    """``finalseg.cut``: the Chinese blocks of a run no dictionary word covers cut by jieba's
+    HMM (its Viterbi compiled, its model read from ``finalseg``), the rest as jieba splits it."""
+    assert _compiled is not None
+    model = (finalseg.start_P, finalseg.trans_P, finalseg.emit_P)
+    for block in finalseg.re_han.split(run):
+        if finalseg.re_han.match(block):
+            for word in _compiled.hmm_words(block, *model):
+                if word not in finalseg.Force_Split_Words:
+                    yield word
+                else:
+                    yield from word
+        else:
+            yield from (part for part in finalseg.re_skip.split(block) if part)

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import jieba
 import pytest
+from jieba import finalseg
 
 from retrieval import segment
 from retrieval.corpus import read_corpus
@@ -98,6 +99,18 @@ def test_ways_of_equal_probability_are_broken_as_jieba_breaks_them(
         cutter.lcut("abab", HMM=False),
         cutter.lcut_for_search("abab"),
     ) == words
+
+
+@needs_module
+def test_runs_no_word_covers_are_cut_as_jiebas_hmm_cuts_them() -> None:
+    """Runs of characters jieba's HMM labels (names, rare words), with letters and numbers
+    between them, and the unknown runs of real pages."""
+    rng = random.Random(4)
+    characters = "的一是在不了有和人这中大为上个国我以要他时来用们生到作地于出就分对成会可主发年动"
+    characters += "鑫淼犇骉焱垚赟翀曌昇晟喆甪5g%.ab "
+    runs = ["".join(rng.choices(characters, k=rng.randint(0, 16))) for _ in range(2000)]
+    runs += [text for text in page_texts() if text]
+    assert all(list(segment._hmm_cut(run)) == list(finalseg.cut(run)) for run in runs)
 
 
 @needs_module
