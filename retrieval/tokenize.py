@@ -235,10 +235,13 @@ class PolicyTokenizer:
         """jieba's words of a piece of text without punctuation. jieba cuts at punctuation
         itself, so cutting piece by piece gives the same words; policy text repeats its
         phrases (按照项目核定投入金额的25%, 特此函复), so each distinct piece is cut once."""
+        stopwords = self.stopwords
         return tuple(
-            word
-            for word in self._jieba.cut_for_search(piece)
-            if word.strip() and word not in self.stopwords and not _is_punctuation(word)
+            [
+                word
+                for word in self._jieba.cut_for_search(piece)
+                if word.strip() and word not in stopwords and not _is_punctuation(word)
+            ]
         )
 
 
@@ -258,7 +261,8 @@ class TokenizerRecipe:
 
 
 def _is_punctuation(word: str) -> bool:
-    return all(not ch.isalnum() for ch in word)
+    """No character of ``word`` is a letter or a digit (most words are all of them: one test)."""
+    return not word.isalnum() and all(not ch.isalnum() for ch in word)
 
 
 _shared: PolicyTokenizer | None = None
