@@ -9,7 +9,6 @@ from __future__ import annotations
 import logging
 import re
 import sqlite3
-import sys
 import threading
 import tomllib
 from collections.abc import Iterable
@@ -19,27 +18,10 @@ from pathlib import Path
 
 from retrieval.disk_cache import cache_key, cached
 from retrieval.frequencies import FrequencyTable, write_table
-from retrieval.segment import Segmenter
+from retrieval.segment import Segmenter, jieba
 from retrieval.term_ids import TokenIds
 from zhtext.normalize import normalize_text
 
-
-def _import_jieba():  # type: ignore[no-untyped-def]
-    """jieba, imported without pkg_resources (a fifth of a second of start-up): jieba only
-    uses it to open its own dictionary file, and falls back to ``open`` when it is missing."""
-    if "jieba" in sys.modules or "pkg_resources" in sys.modules:
-        import jieba
-
-        return jieba
-    sys.modules["pkg_resources"] = None  # type: ignore[assignment]  # import → ImportError
-    try:
-        import jieba
-    finally:
-        del sys.modules["pkg_resources"]  # anyone else who imports it gets the real one
-    return jieba
-
-
-jieba = _import_jieba()
 log = logging.getLogger(__name__)
 
 DATA_DIR = Path(__file__).resolve().parent / "data"
