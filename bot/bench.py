@@ -15,7 +15,10 @@ in a scratch SQLite database exactly as a reload stores it. Then, in one run:
 - search: raw BM25 over the words field (query tokens in, top 10 out) and ``ClauseIndex.search``;
 - answer: ``AnswerService.answer`` on questions of ``bench.toml`` (understanding, ranking,
   excerpts), without the database;
-- the same corpus's tokens indexed and searched by our words field alone, rank-bm25 and bm25s.
+- the same corpus's tokens indexed and searched by our words field alone, rank-bm25 and bm25s;
+- real text: what preparing and cutting a clause of the corpus folder's own documents costs
+  (the synthetic corpus repeats its pieces; real pages seldom do), with jieba's loops compiled
+  and with jieba's own.
 
 Every timing is a median with its 95th percentile; memory is the resident set added.
 """
@@ -32,16 +35,18 @@ import subprocess
 import sys
 import tempfile
 import time
+from functools import partial
 from pathlib import Path
 from typing import Any
 
-from retrieval import postings
+from retrieval import postings, segment
 from retrieval.bench import (
     anonymous_rss_mb,
     bags,
     baselines,
     bench_questions,
     peak_mb,
+    real_text,
     rss_mb,
     synthetic_documents,
     timed,
@@ -139,12 +144,12 @@ def run_bench(
     from bot.answering import AnswerService
     from bot.db import create_tables, make_engine
     from bot.settings import Settings, get_settings
-    from intents import get_classifier
+    from intents import OTHER, get_classifier
     from retrieval.corpus import CorpusRead, read_corpus
     from retrieval.memory import release_freed_memory
     from retrieval.search import get_synonyms
     from retrieval.store import swap_corpus
-    from retrieval.tokenize import get_tokenizer
+    from retrieval.tokenize import PolicyTokenizer, get_tokenizer
 
     rng = random.Random(seed)
     seeds = read_corpus(corpus_dir).documents
@@ -196,6 +201,7 @@ def run_bench(
             "words_index_mb": round(index.words.memory_bytes() / 2**20, 1),
             "chars_index_mb": round(index.chars.memory_bytes() / 2**20, 1),
             "postings_compiled": postings.compiled,  # retrieval._postings built (else numpy)
+            "segment_compiled": segment.compiled,  # retrieval._segment built (else jieba's own)
         }
         if second_process:
             result.update(_second_process(url, corpus_dir, index_dir, questions[0]))
@@ -207,6 +213,15 @@ def run_bench(
         result["queries"] = len(searched)
         if with_baselines:
             result.update(baselines(bags(index.words), searched))
+        # real pages' cost a clause: the seeds' (or CORPUS_DIR's) own clauses, pieces not repeated
+        classifier = get_classifier()
+        topics = [label for label in classifier.order if label != OTHER]
+        result["real_text"] = real_text(
+            seeds,
+            lambda: PolicyTokenizer(cache_dir=get_settings().cache_dir),
+            partial(classifier.profile, labels=topics),
+            len(topics),
+        )
         engine.dispose()
     return result
 

@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 
 from retrieval.index import SparseBM25, top_k
-from retrieval.tokenize import DATA_DIR
+from retrieval.tokenize import DATA_DIR, PolicyTokenizer
 from retrieval.types import ParsedClause, ParsedDocument
 
 RANK_BM25_QUERIES = 15  # rank-bm25 takes ~0.1 s a query at 100k passages: a sample is enough
@@ -71,6 +71,62 @@ def synthetic_documents(
             )
         )
     return documents
+
+
+def real_text(
+    documents: Sequence[ParsedDocument],
+    make_tokenizer: Callable[[], PolicyTokenizer],
+    topic_profile: Callable[[list[str]], np.ndarray] | None = None,
+    labels: int = 0,
+    repeats: int = 3,
+) -> dict[str, Any]:
+    """What a first build spends a clause of real text on, in one process: the documents' own
+    clauses prepared (normalised, split, the characters, question kinds and topics) and each
+    of their distinct pieces cut by jieba, with jieba's loops compiled (``retrieval.segment``)
+    and with jieba's own, medians of ``repeats`` (a fresh tokenizer each time: nothing cut
+    before). The synthetic corpus recombines the seeds' sentences, so its pieces repeat (0.2
+    distinct pieces a clause at 100,000 clauses); real pages give several a clause."""
+    from retrieval import segment
+    from retrieval.search.chunks import ClausePreparer
+    from retrieval.word_ids import piece_words
+
+    raw = [" ".join((*c.headings, c.text)) for d in documents for c in d.clauses]
+    raw = [text for text in raw if text.strip()]
+    if not raw:
+        return {}
+    prepared: list[float] = []
+    cut: dict[bool, list[float]] = {True: [], False: []}
+    pieces = 0
+    saved = segment.compiled
+    try:
+        for _ in range(repeats):
+            for way in (True, False):
+                tokenizer = make_tokenizer()
+                tokenizer.load_whole_dictionary()
+                preparer = ClausePreparer(tokenizer.recipe(), topic_profile, labels)
+                started = time.perf_counter()
+                chunk = preparer.prepare(tokenizer, raw, [""] * len(raw))
+                prepared.append(time.perf_counter() - started)
+                segment.compiled = way
+                started = time.perf_counter()
+                piece_words(tokenizer, chunk.pieces.terms)
+                cut[way].append(time.perf_counter() - started)
+                segment.compiled = saved
+                pieces = len(chunk.pieces.terms)
+    finally:
+        segment.compiled = saved
+    per_clause = 1e6 / len(raw)
+    prepare_us = statistics.median(prepared) * per_clause
+    cut_us = statistics.median(cut[True]) * per_clause
+    return {
+        "clauses": len(raw),
+        "characters_per_clause": round(sum(map(len, raw)) / len(raw), 1),
+        "distinct_pieces_per_clause": round(pieces / len(raw), 2),
+        "prepare_us_per_clause": round(prepare_us, 1),
+        "cut_us_per_clause": round(cut_us, 1),
+        "cut_us_per_clause_jieba_python": round(statistics.median(cut[False]) * per_clause, 1),
+        "us_per_clause": round(prepare_us + cut_us, 1),
+    }
 
 
 def seed_clause_tokens(corpus_dir: Path) -> list[list[str]]:

@@ -17,6 +17,8 @@ def test_bench_measures_build_pickup_search_and_baselines(seeds_dir: Path) -> No
     assert result["build_s"] > 0 and result["rss_added_mb"] >= 0
     assert result["rss_anonymous_added_mb"] <= result["rss_added_mb"] + 1.0  # a part of it
     assert result["postings_compiled"] is True  # the install compiled the postings' loops
+    assert result["segment_compiled"] is True  # and jieba's
+    assert result["real_text"]["us_per_clause"] > 0
     # a second process of the machine maps every part; one of another host reads them
     assert result["pickup_rebuilt"] == [] and "words" in result["pickup_mapped"]
     assert result["pickup_from_database_rebuilt"] == []

@@ -35,3 +35,18 @@ def test_anonymous_memory_counts_what_the_process_allocates_not_mapped_files(
         mapped_grown = anonymous_rss_mb() - before - grown
     assert touched == 64 * 2**20 // 4096 and held.sum() > 0
     assert 60 < grown < 70 and mapped_grown < 8
+
+
+def test_real_text_cost_cuts_each_distinct_piece_both_ways(seeds_dir: Path) -> None:
+    from retrieval import segment
+    from retrieval.bench import real_text
+    from retrieval.tokenize import PolicyTokenizer
+
+    before = segment.compiled
+    cost = real_text(read_corpus(seeds_dir).documents, PolicyTokenizer, repeats=1)
+    assert segment.compiled == before  # put back
+    assert cost["clauses"] > 50 and cost["distinct_pieces_per_clause"] > 1
+    together = cost["prepare_us_per_clause"] + cost["cut_us_per_clause"]
+    assert abs(cost["us_per_clause"] - together) <= 0.2
+    assert cost["cut_us_per_clause"] > 0 and cost["cut_us_per_clause_jieba_python"] > 0
+    assert real_text([], PolicyTokenizer) == {}
