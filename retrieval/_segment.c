@@ -25,6 +25,17 @@ static PyObject *lookup(PyObject *frequencies, PyObject *sentence, Py_ssize_t st
     return value;
 }
 
+/* Appends the int ``value`` to ``list``; -1 on an error. */
+static int append_int(PyObject *list, Py_ssize_t value) {
+    PyObject *number = PyLong_FromSsize_t(value);
+    if (number == NULL) {
+        return -1;
+    }
+    int failed = PyList_Append(list, number);
+    Py_DECREF(number);
+    return failed;
+}
+
 /* get_dag(sentence, frequencies) -> {k: [i, ...]}: the ends (inclusive) of the dictionary
  * words (a positive count) starting at k; [k] alone when none. A prefix of a word is in the
  * dictionary with a count of 0, so the search from k stops at the first fragment absent. */
@@ -57,24 +68,14 @@ static PyObject *get_dag(PyObject *module, PyObject *args) {
                 Py_DECREF(ends);
                 goto fail;
             }
-            if (positive) {
-                PyObject *end = PyLong_FromSsize_t(i);
-                if (end == NULL || PyList_Append(ends, end) < 0) {
-                    Py_XDECREF(end);
-                    Py_DECREF(ends);
-                    goto fail;
-                }
-                Py_DECREF(end);
-            }
-        }
-        if (PyList_GET_SIZE(ends) == 0) {
-            PyObject *start = PyLong_FromSsize_t(k);
-            if (start == NULL || PyList_Append(ends, start) < 0) {
-                Py_XDECREF(start);
+            if (positive && append_int(ends, i) < 0) {
                 Py_DECREF(ends);
                 goto fail;
             }
-            Py_DECREF(start);
+        }
+        if (PyList_GET_SIZE(ends) == 0 && append_int(ends, k) < 0) {
+            Py_DECREF(ends);
+            goto fail;
         }
         PyObject *key = PyLong_FromSsize_t(k);
         if (key == NULL || PyDict_SetItem(dag, key, ends) < 0) {
