@@ -1,8 +1,10 @@
-/* jieba's two loops over a sentence's characters, compiled: the dictionary words starting at
- * each character (``Tokenizer.get_DAG``) and the most probable way through them
- * (``Tokenizer.calc``). jieba runs them in Python for every piece of text it cuts: on real
- * policy pages, most of a first build. Same dictionary, same arithmetic in the same order, the
- * same results (tests compare them with jieba's own on real pages; see retrieval/segment.py).
+/* jieba's loops over a sentence's characters, compiled: the dictionary words starting at each
+ * character and the most probable way through them (jieba's ``get_DAG`` and ``calc``), the walk
+ * of that way (``__cut_DAG``), the HMM's Viterbi for the runs no word covers (``finalseg``) and
+ * search mode's shorter words (``cut_for_search``). jieba runs them in Python for every piece of
+ * text it cuts: on real policy pages, most of a first build. Same dictionary, same arithmetic in
+ * the same order, the same results (tests compare them with jieba's own on real pages; see
+ * retrieval/segment.py).
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
@@ -23,165 +25,6 @@ static PyObject *lookup(PyObject *frequencies, PyObject *sentence, Py_ssize_t st
     PyObject *value = PyDict_GetItemWithError(frequencies, fragment);
     Py_DECREF(fragment);
     return value;
-}
-
-/* Appends the int ``value`` to ``list``; -1 on an error. */
-static int append_int(PyObject *list, Py_ssize_t value) {
-    PyObject *number = PyLong_FromSsize_t(value);
-    if (number == NULL) {
-        return -1;
-    }
-    int failed = PyList_Append(list, number);
-    Py_DECREF(number);
-    return failed;
-}
-
-/* get_dag(sentence, frequencies) -> {k: [i, ...]}: the ends (inclusive) of the dictionary
- * words (a positive count) starting at k; [k] alone when none. A prefix of a word is in the
- * dictionary with a count of 0, so the search from k stops at the first fragment absent. */
-static PyObject *get_dag(PyObject *module, PyObject *args) {
-    PyObject *sentence, *frequencies;
-    if (!PyArg_ParseTuple(args, "UO!", &sentence, &PyDict_Type, &frequencies)) {
-        return NULL;
-    }
-    Py_ssize_t count = PyUnicode_GET_LENGTH(sentence);
-    PyObject *dag = PyDict_New();
-    if (dag == NULL) {
-        return NULL;
-    }
-    for (Py_ssize_t k = 0; k < count; k++) {
-        PyObject *ends = PyList_New(0);
-        if (ends == NULL) {
-            goto fail;
-        }
-        for (Py_ssize_t i = k; i < count; i++) {
-            PyObject *value = lookup(frequencies, sentence, k, i + 1);
-            if (value == NULL) {
-                if (PyErr_Occurred()) {
-                    Py_DECREF(ends);
-                    goto fail;
-                }
-                break;
-            }
-            int positive = PyObject_IsTrue(value);
-            if (positive < 0) {
-                Py_DECREF(ends);
-                goto fail;
-            }
-            if (positive && append_int(ends, i) < 0) {
-                Py_DECREF(ends);
-                goto fail;
-            }
-        }
-        if (PyList_GET_SIZE(ends) == 0 && append_int(ends, k) < 0) {
-            Py_DECREF(ends);
-            goto fail;
-        }
-        PyObject *key = PyLong_FromSsize_t(k);
-        if (key == NULL || PyDict_SetItem(dag, key, ends) < 0) {
-            Py_XDECREF(key);
-            Py_DECREF(ends);
-            goto fail;
-        }
-        Py_DECREF(key);
-        Py_DECREF(ends);
-    }
-    return dag;
-fail:
-    Py_DECREF(dag);
-    return NULL;
-}
-
-/* calc(sentence, dag, route, frequencies, log_total): route[k] = (log probability, end) of
- * the best way from k to the end of the sentence, as jieba's ``max`` of tuples picks it (the
- * greatest probability; on a tie, the greatest end); route[len] = (0, 0). A word's count is
- * ``frequencies.get(word) or 1``. */
-static PyObject *calc(PyObject *module, PyObject *args) {
-    PyObject *sentence, *dag, *route, *frequencies;
-    double log_total;
-    if (!PyArg_ParseTuple(args, "UO!O!O!d", &sentence, &PyDict_Type, &dag, &PyDict_Type, &route,
-                          &PyDict_Type, &frequencies, &log_total)) {
-        return NULL;
-    }
-    Py_ssize_t count = PyUnicode_GET_LENGTH(sentence);
-    double *best = PyMem_Malloc(sizeof(double) * (size_t)(count + 1));
-    if (best == NULL) {
-        return PyErr_NoMemory();
-    }
-    PyObject *result = NULL;
-    best[count] = 0.0; /* jieba's int 0: x + 0 and x + 0.0 are the same float */
-    PyObject *last = Py_BuildValue("(ii)", 0, 0), *key = PyLong_FromSsize_t(count);
-    int failed = last == NULL || key == NULL || PyDict_SetItem(route, key, last) < 0;
-    Py_XDECREF(last);
-    Py_XDECREF(key);
-    if (failed) {
-        goto done;
-    }
-    for (Py_ssize_t k = count - 1; k >= 0; k--) {
-        key = PyLong_FromSsize_t(k);
-        if (key == NULL) {
-            goto done;
-        }
-        PyObject *ends = PyDict_GetItemWithError(dag, key); /* borrowed */
-        if (ends == NULL || !PyList_Check(ends) || PyList_GET_SIZE(ends) == 0) {
-            if (!PyErr_Occurred()) {
-                PyErr_Format(PyExc_ValueError, "no words start at %zd", k);
-            }
-            Py_DECREF(key);
-            goto done;
-        }
-        double top = 0.0;
-        Py_ssize_t top_end = -1;
-        for (Py_ssize_t j = 0; j < PyList_GET_SIZE(ends); j++) {
-            Py_ssize_t end = PyLong_AsSsize_t(PyList_GET_ITEM(ends, j));
-            if (end == -1 && PyErr_Occurred()) {
-                Py_DECREF(key);
-                goto done;
-            }
-            if (end < k || end >= count) {
-                PyErr_Format(PyExc_ValueError, "a word from %zd ends outside the sentence", k);
-                Py_DECREF(key);
-                goto done;
-            }
-            PyObject *value = lookup(frequencies, sentence, k, end + 1);
-            double frequency = 1.0;
-            if (value != NULL) {
-                int positive = PyObject_IsTrue(value);
-                if (positive < 0) {
-                    Py_DECREF(key);
-                    goto done;
-                }
-                if (positive) {
-                    frequency = PyFloat_AsDouble(value);
-                    if (frequency == -1.0 && PyErr_Occurred()) {
-                        Py_DECREF(key);
-                        goto done;
-                    }
-                }
-            } else if (PyErr_Occurred()) {
-                Py_DECREF(key);
-                goto done;
-            }
-            double score = (log(frequency) - log_total) + best[end + 1];
-            if (top_end < 0 || score > top || (score == top && end > top_end)) {
-                top = score;
-                top_end = end;
-            }
-        }
-        best[k] = top;
-        PyObject *way = Py_BuildValue("(dn)", top, top_end);
-        failed = way == NULL || PyDict_SetItem(route, key, way) < 0;
-        Py_XDECREF(way);
-        Py_DECREF(key);
-        if (failed) {
-            goto done;
-        }
-    }
-    result = Py_None;
-    Py_INCREF(result);
-done:
-    PyMem_Free(best);
-    return result;
 }
 
 /* Appends ``sentence[start:end]`` to ``out``; -1 on an error. */
@@ -229,7 +72,7 @@ static int flush_run(PyObject *out, PyObject *sentence, PyObject *frequencies, P
 }
 
 /* cut_dag(sentence, frequencies, log_total) -> [word or (run,), ...]: jieba's ``__cut_DAG``
- * without its HMM: the DAG and the best route of ``get_dag`` and ``calc`` found in one pass
+ * without its HMM: the DAG and the best route of ``get_DAG`` and ``calc`` found in one pass
  * from the end (a word's ends are met in the order the DAG lists them), then the route walked
  * as jieba walks it. */
 static PyObject *cut_dag(PyObject *module, PyObject *args) {
@@ -487,10 +330,6 @@ done:
 }
 
 static PyMethodDef methods[] = {
-    {"get_dag", get_dag, METH_VARARGS,
-     "get_dag(sentence, frequencies) -> {k: ends}: jieba's Tokenizer.get_DAG"},
-    {"calc", calc, METH_VARARGS,
-     "calc(sentence, dag, route, frequencies, log_total): jieba's Tokenizer.calc"},
     {"cut_dag", cut_dag, METH_VARARGS,
      "cut_dag(sentence, frequencies, log_total) -> list: jieba's __cut_DAG, the runs its HMM "
      "cuts given as 1-tuples"},

@@ -111,7 +111,6 @@ def real_text(
                 started = time.perf_counter()
                 piece_words(tokenizer, chunk.pieces.terms)
                 cut[way].append(time.perf_counter() - started)
-                segment.compiled = saved
                 pieces = len(chunk.pieces.terms)
     finally:
         segment.compiled = saved

@@ -53,6 +53,8 @@ _INPUTS = (
     "zhtext",
     "retrieval/index.py",
     "retrieval/counts.py",
+    "retrieval/postings.py",
+    "retrieval/_postings.c",
     "retrieval/index_parts.py",
     "retrieval/packed.py",
     "retrieval/word_ids.py",

@@ -7,8 +7,10 @@ search mode, adds the shorter words inside long ones (``cut_for_search``), all i
 clause (most of its time). The compiled loops read the same dictionary and do the same
 arithmetic in the same order, so the words are jieba's own (tests cut real pages both ways).
 Runs of characters no dictionary word covers are cut by jieba's HMM, its Viterbi compiled too.
-Where the module is not built, or the dictionary is not a plain dict (``retrieval.frequencies``
-looks entries up in a file until a process cuts enough to load it whole), jieba's Python runs.
+What a build cuts with (HMM on, search mode) is compiled; a cut without the HMM (a question's
+dictionary words, ``PolicyTokenizer.words``) stays jieba's. Where the module is not built, or
+the dictionary is not a plain dict (``retrieval.frequencies`` looks entries up in a file until
+a process cuts enough to load it whole), jieba's Python runs.
 """
 
 from __future__ import annotations
@@ -17,7 +19,6 @@ import sys
 from collections.abc import Iterator
 from math import log
 from types import ModuleType
-from typing import Any
 
 _compiled: ModuleType | None
 try:
@@ -55,20 +56,6 @@ class Segmenter(jieba.Tokenizer):  # type: ignore[misc]
         self.check_initialized()
         frequencies = self.FREQ
         return frequencies if type(frequencies) is dict else None
-
-    def get_DAG(self, sentence: str) -> dict[int, list[int]]:
-        frequencies = self._plain_frequencies()
-        if frequencies is not None and _compiled is not None:
-            return _compiled.get_dag(sentence, frequencies)
-        dag: dict[int, list[int]] = super().get_DAG(sentence)
-        return dag
-
-    def calc(self, sentence: str, DAG: dict[int, list[int]], route: dict[int, Any]) -> None:
-        frequencies = self._plain_frequencies()
-        if frequencies is not None and _compiled is not None:
-            _compiled.calc(sentence, DAG, route, frequencies, log(self.total))
-            return
-        super().calc(sentence, DAG, route)
 
     def _Tokenizer__cut_DAG(self, sentence: str) -> Iterator[str]:  # jieba.Tokenizer.__cut_DAG
         """What ``cut`` cuts a block of Chinese text with (HMM on): jieba's walk of the best

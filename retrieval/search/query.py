@@ -72,7 +72,8 @@ class QuestionKinds:
         self.opening_exempt = frozenset(opening.get("exempt", ()))
         self.cues = {kind: tuple(entry["cues"]) for kind, entry in raw.items()}
         self.patterns = {kind: re.compile(entry["clause"]) for kind, entry in raw.items()}
-        self._tests = [scanning(pattern) for pattern in self.patterns.values()]  # for masks
+        # the same matches, led by their first characters (see ``scanning``): for ``masks``
+        self._scanned = [scanning(pattern) for pattern in self.patterns.values()]
         self.openers = tuple(normalize_text(o) for o in context.get("openers", ()))
         self.context_weight = float(context.get("weight", 0.5))
 
@@ -82,7 +83,7 @@ class QuestionKinds:
     def masks(self, texts: Sequence[str]) -> np.ndarray:
         """Per kind (a row, in ``patterns``' order) and text, whether the text matches."""
         listed = list(texts)  # each pattern reads every text: decode a packed column once
-        rows = [[bool(test.search(t)) for t in listed] for test in self._tests]
+        rows = [[bool(p.search(t)) for t in listed] for p in self._scanned]
         return np.array(rows, dtype=bool).reshape(len(rows), len(listed))
 
     def context_parts(self, normalized: str) -> list[str]:
