@@ -25,7 +25,7 @@ from retrieval.counts import TermCounts
 from retrieval.packed import pack, unpack
 from retrieval.term_ids import TokenIds
 
-_WEIGHT_SLICE = 1 << 22  # postings weighed at a time (float64 temporaries of 32 MB)
+_WEIGHT_SLICE = 1 << 20  # postings weighed at a time (float64 temporaries of 8 MB)
 _FORMAT = 5  # bump when the stored layout changes: old blobs are then rebuilt, not misread
 _FORWARD = ("forward_indptr", "forward_terms")  # a clause's distinct term ids, stored
 _TERM_SEPARATOR = "\x00"  # never inside a token (tokenisers drop control characters)
@@ -83,6 +83,32 @@ class SparseBM25:
         if len(offsets) < 2:
             raise ValueError("an index needs at least one passage")
         counts = TermCounts.from_ids(np.asarray(ids), np.asarray(offsets), len(terms))
+        return cls.from_counts(
+            terms,
+            counts,
+            k1=k1,
+            b=b,
+            epsilon=epsilon,
+            forward=forward,
+            dtype=dtype,
+            min_idf=min_idf,
+        )
+
+    @classmethod
+    def from_counts(
+        cls,
+        terms: Sequence[str],
+        counts: TermCounts,
+        *,
+        k1: float = 1.5,
+        b: float = 0.75,
+        epsilon: float = 0.25,
+        forward: bool = False,
+        dtype: type[np.floating] = np.float64,
+        min_idf: float | None = None,
+    ) -> SparseBM25:
+        """Build from the clauses' term counts (``TermCounts.from_ids``): the token ids they
+        were counted from need not be held while the weights are computed."""
         index = cls.__new__(cls)
         index._setup(
             list(terms),
@@ -283,7 +309,8 @@ def bm25_arrays(
     min_idf: float | None = None,
 ) -> dict[str, np.ndarray]:
     """A BM25 field of ``built`` (encoded clauses, or token lists), as the arrays it is stored
-    as; the clauses' term ids are let go before they are packed."""
+    as; the clauses' term ids are let go once counted, before the weights are computed (at
+    100,000 clauses the characters' ids are 120 MB of the build's peak)."""
     if isinstance(built, TokenIds):
         encoded = built
     else:
@@ -295,9 +322,9 @@ def bm25_arrays(
         encoded.add(["∅"])
     ids, offsets, terms = encoded.ids, encoded.offsets, encoded.terms()
     del encoded
-    field = SparseBM25.from_token_ids(
-        ids, offsets, terms, forward=forward, dtype=dtype, min_idf=min_idf
-    )
+    counts = TermCounts.from_ids(ids, offsets, len(terms))
+    del ids, offsets
+    field = SparseBM25.from_counts(terms, counts, forward=forward, dtype=dtype, min_idf=min_idf)
     return field.arrays()
 
 

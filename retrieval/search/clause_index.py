@@ -124,6 +124,18 @@ class ClauseIndex:
             doc_keys,
         )
         self.doc_of_clause = self.clauses.doc
+        self.opening, self.header = parts.array(
+            "openings", lambda: np.stack(_openings(source, self.documents))
+        ).reshape(2, len(self.clauses))
+        # what an opening or a header counts, unless the question is about the document
+        self.opening_prior = np.where(
+            self.header,
+            self.kinds.header_factor,
+            np.where(self.opening, self.kinds.opening_factor, 1.0),
+        )
+        # the clause rows are not read again: the preparation has their texts (a build of
+        # 100,000 clauses held 60 MB of rows until its end)
+        corpus.let_go_of_clauses()
         texts = parts.texts("texts", preparation.texts)
         self.words = parts.bm25(
             "words",
@@ -161,15 +173,6 @@ class ClauseIndex:
             lambda d: "".join(self.context_text[i] for i in in_doc[d].tolist()),
             len(doc_keys),
             keep=True,
-        )
-        self.opening, self.header = parts.array(
-            "openings", lambda: np.stack(_openings(source, self.documents))
-        ).reshape(2, len(self.clauses))
-        # what an opening or a header counts, unless the question is about the document
-        self.opening_prior = np.where(
-            self.header,
-            self.kinds.header_factor,
-            np.where(self.opening, self.kinds.opening_factor, 1.0),
         )
         kind_rows = parts.array("kinds", preparation.kinds)
         self.kind_masks = {kind: kind_rows[row] for row, kind in enumerate(self.kinds.patterns)}

@@ -101,6 +101,12 @@ class LiveCorpus:
     clauses: Sequence[StoredClause]
     content_key: str = ""
 
+    def let_go_of_clauses(self) -> None:
+        """The clauses read from the database let go (read again if asked for): a build
+        that has made its parts of them need not hold them."""
+        if isinstance(self.clauses, _VersionClauses):
+            self.clauses.forget()
+
 
 class _VersionClauses(Sequence[StoredClause]):
     """A version's clauses, read from the database the first time they are needed: a process
@@ -120,6 +126,9 @@ class _VersionClauses(Sequence[StoredClause]):
                 )
             self._clauses = clauses
         return self._clauses
+
+    def forget(self) -> None:
+        self._clauses = None
 
     def __len__(self) -> int:
         return self._count

@@ -4,6 +4,8 @@ one built instead of building it again (see :mod:`retrieval.index_parts`)."""
 from __future__ import annotations
 
 import mmap
+import os
+from collections.abc import Iterator
 from typing import BinaryIO
 
 from sqlalchemy import delete, insert, select
@@ -13,7 +15,7 @@ from sqlalchemy.exc import IntegrityError
 from retrieval.store.live import read_live_version
 from retrieval.store.tables import index_part_table, utc_now
 
-_PART_CHUNK = 64 * 2**20  # bytes of an index part per row
+_PART_CHUNK = 16 * 2**20  # bytes of an index part per row (read from its file one at a time)
 
 
 def load_index_part(engine: Engine, version: int, name: str, fingerprint: str) -> bytes | None:
@@ -87,17 +89,23 @@ def delete_index_part(engine: Engine, version: int, name: str, fingerprint: str)
 
 
 def save_index_part(
-    engine: Engine, version: int, name: str, fingerprint: str, data: bytes | bytearray | mmap.mmap
+    engine: Engine,
+    version: int,
+    name: str,
+    fingerprint: str,
+    data: bytes | bytearray | mmap.mmap | BinaryIO,
 ) -> bool:
     """Store a part of a version's index for other processes, in chunks (SQLite and PostgreSQL
     refuse a value over 1 GB); False when another process stored it first (its copy is the
-    same) or the version is no longer live."""
-    view = memoryview(data)  # chunks are views of the part, not copies of it
-    pieces = [view[i : i + _PART_CHUNK] for i in range(0, len(data), _PART_CHUNK)] or [view]
+    same) or the version is no longer live. ``data`` is the part's bytes or its file, open
+    for reading: a file is read a chunk at a time, so a part served from a memory map is not
+    brought into the process's own memory by being stored (reading all of a mapping made
+    every page of it count in the process's resident size)."""
     try:
         with engine.begin() as connection:
             if read_live_version(connection) != version:
                 return False
+            pieces = _pieces(data)
             for chunk, piece in enumerate(pieces):
                 connection.execute(
                     insert(index_part_table).values(
@@ -113,3 +121,26 @@ def save_index_part(
     except IntegrityError:
         return False
     return True
+
+
+def _pieces(data: bytes | bytearray | mmap.mmap | BinaryIO) -> list[memoryview] | _FileChunks:
+    if isinstance(data, bytes | bytearray | mmap.mmap):
+        view = memoryview(data)  # chunks are views of the part, not copies of it
+        return [view[i : i + _PART_CHUNK] for i in range(0, len(data), _PART_CHUNK)] or [view]
+    return _FileChunks(data)
+
+
+class _FileChunks:
+    """A part's file as its chunks, each read when stored (one chunk held at a time)."""
+
+    def __init__(self, file: BinaryIO) -> None:
+        self._file = file
+        size = os.fstat(file.fileno()).st_size - file.tell()
+        self._count = max(1, -(-size // _PART_CHUNK))
+
+    def __len__(self) -> int:
+        return self._count
+
+    def __iter__(self) -> Iterator[bytes]:
+        for _ in range(self._count):
+            yield self._file.read(_PART_CHUNK)

@@ -82,6 +82,35 @@ def test_index_from_token_ids_equals_index_from_token_lists() -> None:
     assert from_ids.idf == from_lists.idf
 
 
+def test_a_field_built_from_ids_lets_them_go_before_it_is_weighed(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The clauses' term ids are counted, then let go: the characters' ids of 100,000
+    clauses (120 MB) are not held while their weights are computed."""
+    import weakref
+
+    from retrieval import index
+
+    held: list[weakref.ref[np.ndarray]] = []
+    alive_while_weighed: list[bool] = []
+    from_counts = SparseBM25.from_counts.__func__  # type: ignore[attr-defined]
+
+    def weighed(cls: type[SparseBM25], *args: object, **options: object) -> SparseBM25:
+        alive_while_weighed.append(held[0]() is not None)
+        return from_counts(cls, *args, **options)  # type: ignore[no-any-return]
+
+    def encoded() -> TokenIds:
+        ids = TokenIds.of(SENTENCES)
+        arrays = TokenIds.of_arrays(np.array(ids.ids), ids.offsets, ids.terms())
+        held.append(weakref.ref(arrays.ids.base))  # the buffer the ids are read from
+        return arrays
+
+    monkeypatch.setattr(SparseBM25, "from_counts", classmethod(weighed))
+    arrays = index.bm25_arrays(encoded())
+    assert alive_while_weighed == [False]
+    assert np.array_equal(arrays["data"], SparseBM25(SENTENCES).arrays()["data"])
+
+
 def test_terms_of_several_clauses_unites_them() -> None:
     index = SparseBM25(SENTENCES, forward=True)
     assert index.terms_of(np.array([0, 1])) == frozenset(SENTENCES[0]) | frozenset(SENTENCES[1])

@@ -99,6 +99,27 @@ def test_a_large_part_is_stored_in_chunks(
     assert SparseBM25.from_bytes(blob).postings("贷款").tolist() == [0, 2]
 
 
+def test_a_part_is_stored_from_its_file_a_chunk_at_a_time(
+    db_engine: Engine, seeds_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Read through its memory map, a stored part's every page would count in the builder's
+    resident size: a mirrored part is stored from its file, one chunk read at a time."""
+    import retrieval.store.parts
+
+    version = reload_corpus(engine=db_engine, corpus_dir=seeds_dir).version
+    monkeypatch.setattr(retrieval.store.parts, "_PART_CHUNK", 5)
+    blob = SparseBM25(TOKENS).to_bytes()
+    path = tmp_path / "words.part"
+    path.write_bytes(blob)
+    reads: list[int] = []
+    with path.open("rb") as file:
+        read = file.read
+        monkeypatch.setattr(file, "read", lambda size=-1: reads.append(size) or read(size))
+        assert save_index_part(db_engine, version, "words", "fp", file)
+    assert load_index_part(db_engine, version, "words", "fp") == blob
+    assert reads == [5] * -(-len(blob) // 5)
+
+
 def test_the_mirror_is_mapped_by_the_next_process_and_a_damaged_file_is_dropped(
     db_engine: Engine, seeds_dir: Path, tmp_path: Path
 ) -> None:
@@ -151,7 +172,7 @@ def test_parts_stored_from_their_mirrored_files_without_waiting_and_ready_says_s
 def test_a_part_is_built_while_the_one_before_is_stored_from_its_file(
     db_engine: Engine, seeds_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import mmap
+    import io
     import threading
 
     import retrieval.store
@@ -161,12 +182,13 @@ def test_a_part_is_built_while_the_one_before_is_stored_from_its_file(
     release, sources = threading.Event(), []
 
     def slow_save(engine: Engine, version: int, name: str, fp: str, data: object) -> bool:
-        sources.append(type(data))
+        sources.append((type(data), getattr(data, "name", None)))
         assert release.wait(30)  # the database is slow
         return stored(engine, version, name, fp, data)  # type: ignore[arg-type]
 
     monkeypatch.setattr(retrieval.store, "save_index_part", slow_save)
-    parts = IndexParts(db_engine, version, "fp", mirror=mirror_folder(tmp_path, "c", "fp"))
+    folder = mirror_folder(tmp_path, "c", "fp")
+    parts = IndexParts(db_engine, version, "fp", mirror=folder)
     parts.bm25("words", lambda: TOKENS)
     parts.array("kinds", lambda: np.arange(10))  # built while "words" is still being stored
     parts.texts("texts", lambda: ["一", "二"])
@@ -174,7 +196,10 @@ def test_a_part_is_built_while_the_one_before_is_stored_from_its_file(
     assert load_index_part(db_engine, version, "words", "fp") is None  # not stored yet
     release.set()
     parts.finish()
-    assert sources == [mmap.mmap] * 3  # stored from the mirrored files, nothing held
+    # stored from the mirrored files (read a chunk at a time, nothing held), then closed
+    assert sources == [
+        (io.BufferedReader, str(folder / f"{name}.part")) for name in ("words", "kinds", "texts")
+    ]
     assert load_index_part(db_engine, version, "texts", "fp") is not None
 
 

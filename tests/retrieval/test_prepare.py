@@ -77,9 +77,15 @@ def _prepared(preparer: ClausePreparer, workers: int, **options: int) -> Prepare
     ).result()
 
 
-def test_a_corpus_prepared_by_this_process_alone_is_prepared_as_clause_by_clause() -> None:
+@pytest.mark.parametrize("chunk_clauses", [None, 7])
+def test_a_corpus_prepared_by_this_process_alone_is_prepared_as_clause_by_clause(
+    chunk_clauses: int | None,
+) -> None:
+    """Alone, too, this process prepares chunks (a chunk's temporary arrays are its size):
+    merged, they are what one pass over every clause gives."""
     raw, titles = _clauses()
-    got = _prepared(_preparer(), workers=0)
+    options = {} if chunk_clauses is None else {"chunk_clauses": chunk_clauses}
+    got = _prepared(_preparer(), workers=0, **options)
     _assert_same(got, _expected(raw, titles))
     assert got.worker_chunks == 0 and len(got.texts) == len(raw) > 100
 
