@@ -28,7 +28,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures import wait as futures_wait
 from functools import lru_cache
 from pathlib import Path
-from typing import BinaryIO, TypeVar
+from typing import Any, BinaryIO, TypeVar
 
 import numpy as np
 from sqlalchemy.engine import Engine
@@ -208,39 +208,59 @@ class IndexParts:
                     delete_index_part(self.engine, self.version, name, self.fingerprint)
         arrays = build()
         self.built.append(name)
-        mapping = self._mapping(name) if self._write(name, arrays) else None
-        if mapping is not None:  # served from the page cache, shared; stored from there too
+        written = self._write(name, arrays)
+        mapping = _map(written) if written is not None else None
+        if written is not None and mapping is not None:  # served from the page cache, shared
             del arrays
-            if self.engine is not None:  # stored while the next part is built
-                self._store(name, self._stored_from(name, mapping), held=False)
+            # flushed to the disk and named as the part while the next part is built (the
+            # mapping serves meanwhile), then stored from the file
+            self._later(self._publish, name, written, self._stored_from(written, mapping))
             part = self._mapped(name, decode, mapping)
             if part is not None:
                 return part
             blob = bytearray(mapping)
         else:  # no mirror: the part is held in memory, packed
+            if written is not None:
+                written.unlink(missing_ok=True)
             blob = pack(arrays)
             del arrays
             if self.engine is not None:
-                self._store(name, blob, held=True)
+                self._later(self._save, name, blob, held=True)
         return decode(blob)
 
-    def _stored_from(self, name: str, mapping: mmap.mmap) -> BinaryIO | mmap.mmap:
-        """What a mirrored part is stored from: its file, open, read a chunk at a time (read
-        through the mapping, every page of the part counted in this process's resident size,
-        ~400 MB at 100,000 clauses, though searches touch few of them), or the mapping when
-        the file cannot be opened."""
-        assert self.mirror is not None
+    def _stored_from(self, path: Path, mapping: mmap.mmap) -> BinaryIO | mmap.mmap | None:
+        """What a mirrored part is stored from (None: no database): its file, open, read a
+        chunk at a time (read through the mapping, every page of the part counted in this
+        process's resident size, ~400 MB at 100,000 clauses, though searches touch few of
+        them), or the mapping when the file cannot be opened."""
+        if self.engine is None:
+            return None
         try:
-            return open(self.mirror / f"{name}.part", "rb")  # closed by _save once stored
+            return open(path, "rb")  # closed by _save once stored
         except OSError:
             return mapping
 
-    def _store(self, name: str, data: bytearray | mmap.mmap | BinaryIO, *, held: bool) -> None:
-        """Store a part in the database from a background thread, one at a time. A part read
-        from its mirrored file waits there costing nothing; one ``held`` in memory (no mirror)
-        holds its bytes, so the part after it waits until it is stored."""
-        if self._finished:  # the saving thread was let go: stored here, in line
-            self._save(name, data)
+    def _publish(self, name: str, written: Path, stored_from: BinaryIO | mmap.mmap | None) -> None:
+        """A part's file written by ``_write`` flushed to the disk, then renamed as the part
+        (a reader sees all of it or none, after a crash too), then stored in the database."""
+        assert self.mirror is not None
+        try:
+            with written.open("rb") as file:
+                os.fsync(file.fileno())
+            os.replace(written, self.mirror / f"{name}.part")
+        except OSError:  # removed meanwhile, a full disk: the next process builds or reads it
+            log.warning("could not mirror index part %s in %s", name, self.mirror, exc_info=True)
+            written.unlink(missing_ok=True)
+        if stored_from is not None:
+            self._save(name, stored_from)
+
+    def _later(self, job: Callable[..., None], *args: Any, held: bool = False) -> None:
+        """``job`` in a background thread, one job at a time (a part written to its file, a
+        part stored in the database). A part read from its mirrored file waits there costing
+        nothing; one ``held`` in memory (no mirror) holds its bytes, so the part after it
+        waits until it is stored. After ``finish``, in line."""
+        if self._finished:  # the saving thread was let go: done here, in line
+            job(*args)
             return
         if self._executor is None:
             self._executor = ThreadPoolExecutor(1, thread_name_prefix="index-parts")
@@ -248,7 +268,7 @@ class IndexParts:
             for saving in self._saving:
                 saving.result()
         self._saving = [s for s in self._saving if not s.done()]
-        saving = self._executor.submit(self._save, name, data)
+        saving = self._executor.submit(job, *args)
         self._saving.append(saving)
         _PENDING.add(saving)
         saving.add_done_callback(_PENDING.discard)
@@ -310,21 +330,30 @@ class IndexParts:
         engine = self.engine
         if engine is None:
             return False
-        return self._mirror_file(
-            name, lambda file: copy_index_part(engine, self.version, name, self.fingerprint, file)
+        copied = self._mirror_file(
+            name,
+            lambda file: copy_index_part(engine, self.version, name, self.fingerprint, file),
+            publish=True,
         )
+        return copied is not None
 
-    def _write(self, name: str, arrays: Mapping[str, np.ndarray]) -> bool:
-        """Mirror a part this process built, its arrays packed straight into the file."""
-        return self._mirror_file(name, lambda file: write_packed(arrays, file) > 0)
+    def _write(self, name: str, arrays: Mapping[str, np.ndarray]) -> Path | None:
+        """A part this process built, its arrays packed straight into a file of the mirror
+        under a temporary name (None: not written); ``_publish`` flushes it to the disk and
+        names it as the part, off the build's path (the flush of 300 MB of parts took half a
+        second of a build at 100,000 clauses)."""
+        written = self._mirror_file(name, lambda file: write_packed(arrays, file) > 0)
+        return None if written is None else Path(written)
 
-    def _mirror_file(self, name: str, fill: Callable[[BinaryIO], bool]) -> bool:
-        """A part's file in the mirror, written to a temporary name, flushed to the disk and
-        renamed (a reader sees all or none, after a crash too), readable by the machine's
-        other users like any file they create; False when there is no mirror, it cannot be
-        written or ``fill`` fails."""
+    def _mirror_file(
+        self, name: str, fill: Callable[[BinaryIO], bool], *, publish: bool = False
+    ) -> str | None:
+        """A part's file in the mirror, written to a temporary name, readable by the machine's
+        other users like any file they create; with ``publish``, also flushed to the disk and
+        renamed as the part (a reader sees all or none, after a crash too). Its path, or None
+        when there is no mirror, it cannot be written or ``fill`` fails."""
         if self.mirror is None:
-            return False
+            return None
         temporary: str | None = None
         try:
             self.mirror.mkdir(parents=True, exist_ok=True)
@@ -332,16 +361,20 @@ class IndexParts:
             with os.fdopen(handle, "wb") as file:
                 filled = fill(file)
                 file.flush()
-                os.fsync(file.fileno())
+                if publish:
+                    os.fsync(file.fileno())
                 os.fchmod(file.fileno(), 0o666 & ~_UMASK)
             if filled:
-                os.replace(temporary, self.mirror / f"{name}.part")
-                return True
+                if not publish:
+                    return temporary
+                final = self.mirror / f"{name}.part"
+                os.replace(temporary, final)
+                return str(final)
         except Exception:  # a full disk, a database gone meanwhile: read or build it instead
             log.warning("could not mirror index part %s in %s", name, self.mirror, exc_info=True)
         if temporary is not None:
             Path(temporary).unlink(missing_ok=True)
-        return False
+        return None
 
 
 def _map(path: Path) -> mmap.mmap | None:

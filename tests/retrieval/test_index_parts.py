@@ -196,11 +196,55 @@ def test_a_part_is_built_while_the_one_before_is_stored_from_its_file(
     assert load_index_part(db_engine, version, "words", "fp") is None  # not stored yet
     release.set()
     parts.finish()
-    # stored from the mirrored files (read a chunk at a time, nothing held), then closed
-    assert sources == [
-        (io.BufferedReader, str(folder / f"{name}.part")) for name in ("words", "kinds", "texts")
-    ]
+    # stored from the mirrored files (read a chunk at a time, nothing held), opened while
+    # written under a temporary name (renamed as the part once flushed to the disk)
+    names = ("words", "kinds", "texts")
+    assert [kind for kind, _ in sources] == [io.BufferedReader] * 3
+    assert [Path(path).parent for _, path in sources] == [folder] * 3
+    assert all(
+        Path(path).name.startswith(f".{n}-") for (_, path), n in zip(sources, names, strict=True)
+    )
+    assert sorted(p.name for p in folder.iterdir()) == sorted(f"{n}.part" for n in names)
     assert load_index_part(db_engine, version, "texts", "fp") is not None
+
+
+def test_a_built_part_is_served_before_its_file_is_flushed_and_named_after_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The flush to the disk (half a second of a build at 100,000 clauses) is off the build's
+    path: the part is served from its mapping at once; its file is named as the part only
+    once flushed, so a crash never leaves a named part with unwritten pages."""
+    import os
+    import threading
+
+    import retrieval.index_parts as index_parts
+
+    flushing, done, calls = threading.Event(), threading.Event(), []
+    fsync, rename = os.fsync, os.replace
+
+    def slow_fsync(descriptor: int) -> None:
+        calls.append("fsync")
+        assert flushing.wait(30)  # a slow disk
+        fsync(descriptor)
+
+    def replace(source: Path, target: Path) -> None:
+        calls.append("rename")
+        rename(source, target)
+        done.set()
+
+    monkeypatch.setattr(index_parts.os, "fsync", slow_fsync)
+    monkeypatch.setattr(index_parts.os, "replace", replace)
+    folder = mirror_folder(tmp_path, "c", "fp")
+    parts = IndexParts(None, 1, "fp", mirror=folder)
+    field = parts.bm25("words", lambda: TOKENS)  # returns while the disk is still busy
+    assert np.array_equal(field.scores(["补贴"]), SparseBM25(TOKENS).scores(["补贴"]))
+    assert not (folder / "words.part").exists()
+    flushing.set()
+    assert done.wait(30) and calls == ["fsync", "rename"]
+    parts.finish()
+    again = IndexParts(None, 1, "fp", mirror=folder)
+    again.bm25("words", lambda: pytest.fail("mapped, not built"))
+    assert again.mapped == ["words"]
 
 
 def test_only_the_newest_mirrors_are_kept_and_nothing_else_is_touched(tmp_path: Path) -> None:
