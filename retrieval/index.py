@@ -17,6 +17,7 @@ from __future__ import annotations
 import math
 import mmap
 from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -83,32 +84,6 @@ class SparseBM25:
         if len(offsets) < 2:
             raise ValueError("an index needs at least one passage")
         counts = TermCounts.from_ids(np.asarray(ids), np.asarray(offsets), len(terms))
-        return cls.from_counts(
-            terms,
-            counts,
-            k1=k1,
-            b=b,
-            epsilon=epsilon,
-            forward=forward,
-            dtype=dtype,
-            min_idf=min_idf,
-        )
-
-    @classmethod
-    def from_counts(
-        cls,
-        terms: Sequence[str],
-        counts: TermCounts,
-        *,
-        k1: float = 1.5,
-        b: float = 0.75,
-        epsilon: float = 0.25,
-        forward: bool = False,
-        dtype: type[np.floating] = np.float64,
-        min_idf: float | None = None,
-    ) -> SparseBM25:
-        """Build from the clauses' term counts (``TermCounts.from_ids``): the token ids they
-        were counted from need not be held while the weights are computed."""
         index = cls.__new__(cls)
         index._setup(
             list(terms),
@@ -324,8 +299,14 @@ def bm25_arrays(
     del encoded
     counts = TermCounts.from_ids(ids, offsets, len(terms))
     del ids, offsets
-    field = SparseBM25.from_counts(terms, counts, forward=forward, dtype=dtype, min_idf=min_idf)
-    return field.arrays()
+    return _weighed(terms, counts, forward=forward, dtype=dtype, min_idf=min_idf).arrays()
+
+
+def _weighed(terms: list[str], counts: TermCounts, **options: Any) -> SparseBM25:
+    """A field of the clauses' term counts, weighed with ``SparseBM25``'s defaults."""
+    field = SparseBM25.__new__(SparseBM25)
+    field._setup(terms, counts, k1=1.5, b=0.75, epsilon=0.25, **options)
+    return field
 
 
 def _okapi_idf(df: np.ndarray, n_docs: int, epsilon: float) -> np.ndarray:

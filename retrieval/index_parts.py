@@ -21,7 +21,6 @@ import logging
 import mmap
 import os
 import shutil
-import tempfile
 import time
 from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -34,6 +33,7 @@ import numpy as np
 from sqlalchemy.engine import Engine
 
 from retrieval.index import SparseBM25, bm25_arrays
+from retrieval.mirror_files import map_file, opened, publish_file, write_file
 from retrieval.packed import StringColumn, pack, unpack, write_packed
 from retrieval.term_ids import TokenIds
 
@@ -56,6 +56,7 @@ _INPUTS = (
     "retrieval/postings.py",
     "retrieval/_postings.c",
     "retrieval/index_parts.py",
+    "retrieval/mirror_files.py",
     "retrieval/packed.py",
     "retrieval/word_ids.py",
     "retrieval/term_ids.py",
@@ -209,7 +210,7 @@ class IndexParts:
         arrays = build()
         self.built.append(name)
         written = self._write(name, arrays)
-        mapping = _map(written) if written is not None else None
+        mapping = map_file(written) if written is not None else None
         if written is not None and mapping is not None:  # served from the page cache, shared
             del arrays
             # flushed to the disk and named as the part while the next part is built (the
@@ -229,28 +230,13 @@ class IndexParts:
         return decode(blob)
 
     def _stored_from(self, path: Path, mapping: mmap.mmap) -> BinaryIO | mmap.mmap | None:
-        """What a mirrored part is stored from (None: no database): its file, open, read a
-        chunk at a time (read through the mapping, every page of the part counted in this
-        process's resident size, ~400 MB at 100,000 clauses, though searches touch few of
-        them), or the mapping when the file cannot be opened."""
-        if self.engine is None:
-            return None
-        try:
-            return open(path, "rb")  # closed by _save once stored
-        except OSError:
-            return mapping
+        """What a mirrored part is stored from (None: no database; see ``opened``)."""
+        return None if self.engine is None else opened(path, mapping)
 
     def _publish(self, name: str, written: Path, stored_from: BinaryIO | mmap.mmap | None) -> None:
-        """A part's file written by ``_write`` flushed to the disk, then renamed as the part
-        (a reader sees all of it or none, after a crash too), then stored in the database."""
+        """A part's file written by ``_write`` flushed and named as the part, then stored."""
         assert self.mirror is not None
-        try:
-            with written.open("rb") as file:
-                os.fsync(file.fileno())
-            os.replace(written, self.mirror / f"{name}.part")
-        except OSError:  # removed meanwhile, a full disk: the next process builds or reads it
-            log.warning("could not mirror index part %s in %s", name, self.mirror, exc_info=True)
-            written.unlink(missing_ok=True)
+        publish_file(written, self.mirror / f"{name}.part")
         if stored_from is not None:
             self._save(name, stored_from)
 
@@ -300,7 +286,7 @@ class IndexParts:
 
     def _mapping(self, name: str) -> mmap.mmap | None:
         """A part's mirrored file, mapped (None: not mirrored, or not ours to read)."""
-        return None if self.mirror is None else _map(self.mirror / f"{name}.part")
+        return None if self.mirror is None else map_file(self.mirror / f"{name}.part")
 
     def _mapped(
         self,
@@ -348,54 +334,8 @@ class IndexParts:
     def _mirror_file(
         self, name: str, fill: Callable[[BinaryIO], bool], *, publish: bool = False
     ) -> str | None:
-        """A part's file in the mirror, written to a temporary name, readable by the machine's
-        other users like any file they create; with ``publish``, also flushed to the disk and
-        renamed as the part (a reader sees all or none, after a crash too). Its path, or None
-        when there is no mirror, it cannot be written or ``fill`` fails."""
-        if self.mirror is None:
-            return None
-        temporary: str | None = None
-        try:
-            self.mirror.mkdir(parents=True, exist_ok=True)
-            handle, temporary = tempfile.mkstemp(dir=self.mirror, prefix=f".{name}-")
-            with os.fdopen(handle, "wb") as file:
-                filled = fill(file)
-                file.flush()
-                if publish:
-                    os.fsync(file.fileno())
-                os.fchmod(file.fileno(), 0o666 & ~_UMASK)
-            if filled:
-                if not publish:
-                    return temporary
-                final = self.mirror / f"{name}.part"
-                os.replace(temporary, final)
-                return str(final)
-        except Exception:  # a full disk, a database gone meanwhile: read or build it instead
-            log.warning("could not mirror index part %s in %s", name, self.mirror, exc_info=True)
-        if temporary is not None:
-            Path(temporary).unlink(missing_ok=True)
-        return None
-
-
-def _map(path: Path) -> mmap.mmap | None:
-    """``path`` mapped for reading (None: missing, or not ours to read)."""
-    try:
-        with path.open("rb") as file:
-            return mmap.mmap(file.fileno(), 0, access=mmap.ACCESS_READ)
-    except FileNotFoundError:
-        return None
-    except (OSError, ValueError):  # not ours to read (another user's file): leave it
-        log.warning("mirrored index part %s unreadable", path, exc_info=True)
-        return None
-
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
-
-
-_UMASK = _umask()  # read once at import (os.umask can only be read by setting it)
+        """A part's file in the mirror (see ``mirror_files.write_file``)."""
+        return None if self.mirror is None else write_file(self.mirror, name, fill, publish)
 
 
 _PENDING: set[Future[None]] = set()  # parts being stored by any IndexParts of this process

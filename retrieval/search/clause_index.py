@@ -127,15 +127,12 @@ class ClauseIndex:
         self.opening, self.header = parts.array(
             "openings", lambda: np.stack(_openings(source, self.documents))
         ).reshape(2, len(self.clauses))
-        # what an opening or a header counts, unless the question is about the document
-        self.opening_prior = np.where(
+        self.opening_prior = np.where(  # an opening or header counts less (kinds may exempt)
             self.header,
             self.kinds.header_factor,
             np.where(self.opening, self.kinds.opening_factor, 1.0),
         )
-        # the clause rows are not read again: the preparation has their texts (a build of
-        # 100,000 clauses held 60 MB of rows until its end)
-        corpus.let_go_of_clauses()
+        corpus.let_go_of_clauses()  # not read again: the preparation has their texts
         texts = parts.texts("texts", preparation.texts)
         self.words = parts.bm25(
             "words",

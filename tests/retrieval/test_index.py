@@ -93,11 +93,11 @@ def test_a_field_built_from_ids_lets_them_go_before_it_is_weighed(
 
     held: list[weakref.ref[np.ndarray]] = []
     alive_while_weighed: list[bool] = []
-    from_counts = SparseBM25.from_counts.__func__  # type: ignore[attr-defined]
+    weighed = index._weighed
 
-    def weighed(cls: type[SparseBM25], *args: object, **options: object) -> SparseBM25:
+    def weighing(*args: object, **options: object) -> SparseBM25:
         alive_while_weighed.append(held[0]() is not None)
-        return from_counts(cls, *args, **options)  # type: ignore[no-any-return]
+        return weighed(*args, **options)  # type: ignore[arg-type]
 
     def encoded() -> TokenIds:
         ids = TokenIds.of(SENTENCES)
@@ -105,7 +105,7 @@ def test_a_field_built_from_ids_lets_them_go_before_it_is_weighed(
         held.append(weakref.ref(arrays.ids.base))  # the buffer the ids are read from
         return arrays
 
-    monkeypatch.setattr(SparseBM25, "from_counts", classmethod(weighed))
+    monkeypatch.setattr(index, "_weighed", weighing)
     arrays = index.bm25_arrays(encoded())
     assert alive_while_weighed == [False]
     assert np.array_equal(arrays["data"], SparseBM25(SENTENCES).arrays()["data"])
