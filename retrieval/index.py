@@ -26,6 +26,7 @@ from retrieval.counts import TermCounts
 from retrieval.packed import pack, unpack
 from retrieval.term_ids import TokenIds
 
+K1, B, EPSILON = 1.5, 0.75, 0.25  # rank-bm25's BM25Okapi defaults
 _WEIGHT_SLICE = 1 << 20  # postings weighed at a time (float64 temporaries of 8 MB)
 _FORMAT = 5  # bump when the stored layout changes: old blobs are then rebuilt, not misread
 _FORWARD = ("forward_indptr", "forward_terms")  # a clause's distinct term ids, stored
@@ -44,9 +45,9 @@ class SparseBM25:
         self,
         corpus: Sequence[Sequence[str]],
         *,
-        k1: float = 1.5,
-        b: float = 0.75,
-        epsilon: float = 0.25,
+        k1: float = K1,
+        b: float = B,
+        epsilon: float = EPSILON,
         forward: bool = False,
         dtype: type[np.floating] = np.float64,
         min_idf: float | None = None,
@@ -73,9 +74,9 @@ class SparseBM25:
         offsets: np.ndarray,
         terms: Sequence[str],
         *,
-        k1: float = 1.5,
-        b: float = 0.75,
-        epsilon: float = 0.25,
+        k1: float = K1,
+        b: float = B,
+        epsilon: float = EPSILON,
         forward: bool = False,
         dtype: type[np.floating] = np.float64,
         min_idf: float | None = None,
@@ -305,7 +306,7 @@ def bm25_arrays(
 def _weighed(terms: list[str], counts: TermCounts, **options: Any) -> SparseBM25:
     """A field of the clauses' term counts, weighed with ``SparseBM25``'s defaults."""
     field = SparseBM25.__new__(SparseBM25)
-    field._setup(terms, counts, k1=1.5, b=0.75, epsilon=0.25, **options)
+    field._setup(terms, counts, k1=K1, b=B, epsilon=EPSILON, **options)
     return field
 
 

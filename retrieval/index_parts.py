@@ -328,12 +328,11 @@ class IndexParts:
         under a temporary name (None: not written); ``_publish`` flushes it to the disk and
         names it as the part, off the build's path (the flush of 300 MB of parts took half a
         second of a build at 100,000 clauses)."""
-        written = self._mirror_file(name, lambda file: write_packed(arrays, file) > 0)
-        return None if written is None else Path(written)
+        return self._mirror_file(name, lambda file: write_packed(arrays, file) > 0)
 
     def _mirror_file(
         self, name: str, fill: Callable[[BinaryIO], bool], *, publish: bool = False
-    ) -> str | None:
+    ) -> Path | None:
         """A part's file in the mirror (see ``mirror_files.write_file``)."""
         return None if self.mirror is None else write_file(self.mirror, name, fill, publish)
 

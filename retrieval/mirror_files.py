@@ -17,7 +17,7 @@ log = logging.getLogger(__name__)
 
 def write_file(
     folder: Path, name: str, fill: Callable[[BinaryIO], bool], publish: bool = False
-) -> str | None:
+) -> Path | None:
     """Part ``name``'s file in ``folder``, written by ``fill`` to a temporary name, readable by
     the machine's other users like any file they create; with ``publish``, also flushed and
     named as the part. Its path, or None when it cannot be written or ``fill`` fails."""
@@ -31,11 +31,9 @@ def write_file(
             os.fchmod(file.fileno(), 0o666 & ~_UMASK)
         if filled:
             if not publish:
-                return temporary
+                return Path(temporary)
             final = folder / f"{name}.part"
-            if publish_file(Path(temporary), final):
-                return str(final)
-            return None
+            return final if publish_file(Path(temporary), final) else None
     except Exception:  # a full disk, a database gone meanwhile: read or build it instead
         log.warning("could not mirror index part %s in %s", name, folder, exc_info=True)
     if temporary is not None:
